@@ -1,0 +1,40 @@
+// The acceptor Durable Object's RPC surface: what the Worker and peer acceptors call.
+
+import type { MutationOutcome } from "../core/mutation";
+import type {
+  Accept,
+  Accepted,
+  Commit,
+  Committed,
+  Fetch,
+  Fetched,
+  Prepare,
+  Promised,
+  Rejected,
+} from "../core/paxos/messages";
+import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
+import type { ReplicaStatus } from "../core/replica";
+import type { Fault, FaultSetting } from "./fault";
+
+export interface AcceptorStatus extends ReplicaStatus {
+  name: string;
+  /** Storage transactions since the object last started, for the benchmarks. */
+  storageWrites: number;
+}
+
+/** What a faulty acceptor answers instead (fault switch): the caller treats it as no answer. */
+export interface Unavailable {
+  unavailable: string;
+}
+
+export interface AcceptorRpc {
+  prepare(message: Prepare): Promise<Promised | Rejected | Unavailable>;
+  accept(message: Accept): Promise<Accepted | Rejected | Unavailable>;
+  commit(message: Commit): Promise<Committed<MutationOutcome> | Unavailable>;
+  fetchChosen(message: Fetch): Promise<Fetched | Unavailable>;
+  status(): Promise<AcceptorStatus | Unavailable>;
+  read(request: ReadRequest): Promise<ReadReply | Unavailable>;
+  wait(request: WaitRequest): Promise<WaitReply | Unavailable>;
+  getFault(): Promise<Fault>;
+  setFault(setting: FaultSetting): Promise<Fault>;
+}

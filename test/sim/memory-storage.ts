@@ -1,0 +1,67 @@
+// A replica's durable storage held in memory: it survives a simulated crash
+// because the simulator keeps it while it throws the Replica object away.
+
+import { type Ballot, zeroBallot } from "../../core/paxos/ballot";
+import type { AcceptedEntry, LogEntry, Slot } from "../../core/paxos/messages";
+import type { ReplicaStorage } from "../../core/replica";
+
+interface Row {
+  ballot?: Ballot;
+  value: Uint8Array;
+  chosen: boolean;
+}
+
+export class MemoryStorage implements ReplicaStorage {
+  promised: Ballot = zeroBallot;
+  readonly rows = new Map<Slot, Row>();
+  writes = 0;
+
+  loadPromise(): Ballot {
+    return this.promised;
+  }
+
+  loadAccepted(aboveSlot: Slot): AcceptedEntry[] {
+    const out: AcceptedEntry[] = [];
+    for (const [slot, row] of this.rows) {
+      if (slot > aboveSlot && row.ballot) out.push({ slot, ballot: row.ballot, value: row.value });
+    }
+    return out.sort((a, b) => a.slot - b.slot);
+  }
+
+  savePromise(promised: Ballot): void {
+    this.writes++;
+    this.promised = promised;
+  }
+
+  saveAccepted(promised: Ballot, entries: readonly AcceptedEntry[]): void {
+    this.writes++;
+    this.promised = promised;
+    for (const e of entries) {
+      const row = this.rows.get(e.slot);
+      if (row?.chosen) row.ballot = e.ballot;
+      else this.rows.set(e.slot, { ballot: e.ballot, value: e.value, chosen: false });
+    }
+  }
+
+  saveChosen(entries: readonly LogEntry[]): void {
+    this.writes++;
+    for (const e of entries) {
+      const row = this.rows.get(e.slot);
+      this.rows.set(e.slot, { ballot: row?.ballot, value: e.value, chosen: true });
+    }
+  }
+
+  readChosen(fromSlot: Slot, toSlot: Slot, bytesMax: number): LogEntry[] {
+    const out: LogEntry[] = [];
+    let bytes = 0;
+    const slots = [...this.rows.keys()].filter((s) => s >= fromSlot && s <= toSlot).sort((a, b) => a - b);
+    for (const slot of slots) {
+      const row = this.rows.get(slot);
+      if (!row?.chosen) continue;
+      if (out.length > 0 && bytes + row.value.length > bytesMax) break;
+      out.push({ slot, value: row.value });
+      bytes += row.value.length;
+    }
+    return out;
+  }
+}
