@@ -1,8 +1,9 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Two projects: the pure core (and its simulator) in plain Node, where thousands
-// of seeds run fast; the adapters inside workerd against the real Durable Objects.
+// The pure core and its simulator run in plain Node, where thousands of seeds
+// run fast. The adapters run inside workerd against the real Durable Objects:
+// once as the local cluster is configured, once as a deployment is.
 export default defineConfig({
   test: {
     projects: [
@@ -14,11 +15,18 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.test.toml" } })],
-        test: {
-          name: "workers",
-          include: ["test/integration/**/*.test.ts"],
-        },
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            // Short timeouts, so that the NO_QUORUM tests answer quickly.
+            miniflare: { bindings: { DOOZER_WRITE_TIMEOUT_MS: "1500", DOOZER_RPC_TIMEOUT_MS: "500" } },
+          }),
+        ],
+        test: { name: "workers", include: ["test/integration/**/*.test.ts"], testTimeout: 30_000 },
+      },
+      {
+        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml", environment: "production" } })],
+        test: { name: "production", include: ["test/production/**/*.test.ts"], testTimeout: 30_000 },
       },
     ],
   },

@@ -35,7 +35,7 @@ import { type Fault, type FaultSetting, healthy, parseStoredFault } from "./faul
 import { SqliteStorage } from "./sqlite-storage";
 
 /** How long a dropped message keeps its caller waiting: longer than any RPC timeout, so the caller sees a loss. */
-const lossDelayMs = 5_000;
+const lossDelayMs = 2_000;
 /** Rounds over all peers that one catch-up may take before it waits for the next trigger. */
 const catchUpRounds = 3;
 
@@ -147,8 +147,8 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
     return this.fault;
   }
 
-  async setFault(setting: FaultSetting): Promise<Fault> {
-    if (!this.config.faultsEnabled) throw new Error("the fault switch is off (DOOZER_FAULTS is not 1)");
+  async setFault(setting: FaultSetting): Promise<Fault | Unavailable> {
+    if (!this.config.faultsEnabled) return { unavailable: "the fault switch is off (DOOZER_FAULTS is not 1)" };
     if (setting.mode === "crash") {
       this.storage.setMeta("fault", JSON.stringify(healthy));
       // Loses everything in memory; the next call builds the replica again from SQLite.

@@ -36,5 +36,5 @@ export interface AcceptorRpc {
   read(request: ReadRequest): Promise<ReadReply | Unavailable>;
   wait(request: WaitRequest): Promise<WaitReply | Unavailable>;
   getFault(): Promise<Fault>;
-  setFault(setting: FaultSetting): Promise<Fault>;
+  setFault(setting: FaultSetting): Promise<Fault | Unavailable>;
 }

@@ -15,10 +15,12 @@ export interface Runtime {
   reader: Reader;
 }
 
-let runtime: Runtime | undefined;
+/** Keyed by env: the platform hands an isolate the same env on every request. */
+const runtimes = new WeakMap<Env, Runtime>();
 
 export function runtimeFor(env: Env): Runtime {
-  if (runtime) return runtime;
+  const existing = runtimes.get(env);
+  if (existing) return existing;
   const config = parseClusterConfig(env);
   const acceptors = new AcceptorClient(env, config);
   // A fresh random id per isolate: ballots of different incarnations never collide.
@@ -26,7 +28,8 @@ export function runtimeFor(env: Env): Runtime {
     .map((b) => b.toString(16).padStart(2, "0"))
     .join("");
   const proposer = new ProposerDriver(acceptors, config, id);
-  runtime = { config, acceptors, proposer, reader: new Reader(acceptors, () => proposer) };
+  const runtime = { config, acceptors, proposer, reader: new Reader(acceptors, () => proposer) };
+  runtimes.set(env, runtime);
   if (!env.DOOZER_RWSECRET) {
     console.warn(
       "doozer-edge: DOOZER_RWSECRET is unset, so the store is open to anyone (local development only)",

@@ -1,0 +1,50 @@
+import { SELF } from "cloudflare:test";
+
+export const base = "http://doozer.test";
+
+export function api(path: string, init?: RequestInit): Promise<Response> {
+  return SELF.fetch(`${base}${path}`, init);
+}
+
+export async function put(path: string, rev: number | string, value: string | Uint8Array): Promise<Response> {
+  return api(`/v1/files${path}?rev=${rev}`, { method: "PUT", body: value });
+}
+
+export async function del(path: string, rev: number | string): Promise<Response> {
+  return api(`/v1/files${path}?rev=${rev}`, { method: "DELETE" });
+}
+
+export async function json<T = Record<string, unknown>>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+/** The error code of a failed answer, checking that the status matches it. */
+export async function errorOf(response: Response): Promise<{ status: number; code: string; body: Record<string, unknown> }> {
+  const body = (await response.json()) as { error: Record<string, unknown> };
+  return { status: response.status, code: String(body.error.code), body: body.error };
+}
+
+export async function setFault(acceptor: string, mode: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const response = await api("/v1/faults", { method: "POST", body: JSON.stringify({ acceptor, mode, ...extra }) });
+  if (response.status !== 200) throw new Error(`fault switch answered ${response.status}: ${await response.text()}`);
+}
+
+export async function healAll(): Promise<void> {
+  await setFault("*", "ok");
+}
+
+let counter = 0;
+/** A path no other test uses, so tests share one cluster without meeting. */
+export function freshPath(name = "f"): string {
+  counter++;
+  return `/t${Date.now().toString(36)}${counter}/${name}`;
+}
+
+export async function storeRev(): Promise<number> {
+  return (await json<{ rev: number }>(await api("/v1/rev"))).rev;
+}
+
+/** A file's value as text (the body is raw bytes, so Response.text() would warn). */
+export async function text(response: Response): Promise<string> {
+  return new TextDecoder().decode(await response.arrayBuffer());
+}
