@@ -25,6 +25,16 @@ export default defineConfig({
         test: { name: "workers", include: ["test/integration/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
+        // The local cluster as `npm start` runs it (wrangler dev), driven over real HTTP.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml", environment: "production" } })],
         test: { name: "production", include: ["test/production/**/*.test.ts"], testTimeout: 30_000 },
       },

@@ -148,7 +148,8 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
   }
 
   async setFault(setting: FaultSetting): Promise<Fault | Unavailable> {
-    if (!this.config.faultsEnabled) return { unavailable: "the fault switch is off (DOOZER_FAULTS is not 1)" };
+    if (!this.config.faultsEnabled)
+      return { unavailable: "the fault switch is off (DOOZER_FAULTS is not 1)" };
     if (setting.mode === "crash") {
       this.storage.setMeta("fault", JSON.stringify(healthy));
       // Loses everything in memory; the next call builds the replica again from SQLite.

@@ -2,9 +2,17 @@
 // feeds the answers back, and runs its timers while some request waits.
 //
 // One driver lives per isolate, so concurrent requests share a ballot (one
-// round trip per write while it holds) and ride together in batches. Every RPC
-// runs in the context of a request that is waiting on it, and is kept alive by
-// that request's waitUntil, as the Workers runtime requires.
+// round trip per write while it holds) and ride together in batches.
+//
+// The Workers runtime ties I/O to the request that started it. So only a
+// request that is waiting for the proposer sends its messages, from its own
+// drive loop, and keeps them alive with its own waitUntil. An answer, which
+// arrives in the context of the request that sent the message, is only fed to
+// the core; the completions it causes settle promises of the requests that
+// wait for them, and it wakes every waiting request so that one of them sends
+// whatever the answer called for. (A promise settled from another request's
+// context runs its continuation in its own request: workerd's
+// handle_cross_request_promise_resolution, the default since 2024-10-14.)
 
 import type { ClusterConfig } from "../core/cluster-config";
 import { DoozerError } from "../core/errors";
@@ -13,19 +21,15 @@ import { encodeBatch, encodedSize, type Mutation, type MutationOutcome } from ".
 import type { Slot } from "../core/paxos/messages";
 import { type Completion, Proposer } from "../core/paxos/proposer";
 import type { AcceptorClient } from "./acceptor-client";
-import { sleep } from "./timing";
 
-type Waiter = (completion: Completion<Mutation, MutationOutcome>) => void;
+type Settle = (completion: Completion<Mutation, MutationOutcome>) => void;
 
 export class ProposerDriver {
   private readonly core: Proposer<Mutation, MutationOutcome>;
-  private readonly commandWaiters = new Map<string, Waiter>();
-  private readonly syncWaiters = new Map<number, Waiter>();
-  /**
-   * Each waiting request's wake-up, called at the next answer from any acceptor.
-   * Each request makes its own promise: a promise made in one request and
-   * awaited in another dies with the request that made it.
-   */
+  /** Keyed by the mutation object itself: two requests may carry the same mutation id (a retry). */
+  private readonly commandWaiters = new Map<Mutation, Settle>();
+  private readonly syncWaiters = new Map<number, Settle>();
+  /** Each waiting request's wake-up; each request makes its own. */
   private readonly wakers = new Set<() => void>();
 
   constructor(
@@ -53,7 +57,7 @@ export class ProposerDriver {
 
   /** Decides one mutation; NO_QUORUM when no majority answered before the write timeout. */
   async write(mutation: Mutation, ctx: ExecutionContext): Promise<MutationOutcome> {
-    const done = waitFor(this.commandWaiters, mutation.id);
+    const done = waitFor(this.commandWaiters, mutation);
     this.core.submit(mutation, Date.now() + this.config.writeTimeoutMs, Date.now());
     const completion = await this.drive(done, ctx);
     if (completion.kind === "decided") return completion.result;
@@ -71,34 +75,41 @@ export class ProposerDriver {
   }
 
   /**
-   * Whoever waits runs the timers, so no timer outlives the requests that need
-   * it. An answer can bring the next deadline closer (a lost duel sets a short
-   * backoff), so every answer wakes the waiters to look again.
+   * The waiting request's loop: send what the core has to send, then sleep
+   * until the core's next deadline or the next answer, whichever comes first.
+   * Whoever waits runs the timers, so no timer outlives the requests that need it.
    */
   private async drive(done: Promise<Completion<Mutation, MutationOutcome>>, ctx: ExecutionContext) {
-    this.pump(ctx);
     for (;;) {
+      this.send(ctx);
+      this.settle();
       const next = this.core.nextDeadline() ?? Date.now() + this.config.retryMs;
-      let waker = () => {};
-      const answered = new Promise<undefined>((resolve) => {
-        waker = () => resolve(undefined);
-        this.wakers.add(waker);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let wake = () => {};
+      const woken = new Promise<undefined>((resolve) => {
+        wake = () => resolve(undefined);
+        timer = setTimeout(wake, Math.max(1, next - Date.now()));
+        this.wakers.add(wake);
       });
-      const completion = await Promise.race([done, sleep(Math.max(1, next - Date.now())), answered]);
-      this.wakers.delete(waker);
-      if (completion) return completion;
+      const completion = await Promise.race([done, woken]);
+      clearTimeout(timer);
+      this.wakers.delete(wake);
+      if (completion) {
+        // What the last answer called for (the commit of this very slot, say) leaves with this request.
+        this.send(ctx);
+        return completion;
+      }
       this.core.tick(Date.now());
-      this.pump(ctx);
     }
   }
 
-  private pump(ctx: ExecutionContext): void {
+  private send(ctx: ExecutionContext): void {
     for (const { to, message } of this.core.takeMessages()) {
       const rpc = this.acceptors.send(to, message).then(
         (reply) => {
           this.core.receive(to, reply, Date.now());
-          this.pump(ctx);
-          for (const wake of this.wakers) wake();
+          this.settle();
+          for (const wake of [...this.wakers]) wake();
         },
         () => {
           // No answer: the core sends again on its next tick.
@@ -106,18 +117,21 @@ export class ProposerDriver {
       );
       ctx.waitUntil(rpc);
     }
+  }
+
+  private settle(): void {
     for (const completion of this.core.takeCompletions()) {
       if (completion.kind === "synced" || completion.kind === "sync-expired") {
         this.syncWaiters.get(completion.token)?.(completion);
         this.syncWaiters.delete(completion.token);
       } else {
-        this.commandWaiters.get(completion.command.id)?.(completion);
-        this.commandWaiters.delete(completion.command.id);
+        this.commandWaiters.get(completion.command)?.(completion);
+        this.commandWaiters.delete(completion.command);
       }
     }
   }
 }
 
-function waitFor<K>(waiters: Map<K, Waiter>, key: K): Promise<Completion<Mutation, MutationOutcome>> {
+function waitFor<K>(waiters: Map<K, Settle>, key: K): Promise<Completion<Mutation, MutationOutcome>> {
   return new Promise((resolve) => waiters.set(key, resolve));
 }

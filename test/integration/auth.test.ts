@@ -10,7 +10,11 @@ import { base, freshPath } from "./helpers";
 const rw = "read-write-secret";
 const ro = "read-only-secret";
 
-async function call(isolate: Env, path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+async function call(
+  isolate: Env,
+  path: string,
+  init: RequestInit & { token?: string } = {},
+): Promise<Response> {
   const headers = new Headers(init.headers);
   if (init.token !== undefined) headers.set("Authorization", `Bearer ${init.token}`);
   const ctx = createExecutionContext();
@@ -29,7 +33,9 @@ const rwOnly = { ...(env as unknown as Env), DOOZER_RWSECRET: rw };
 describe("auth", () => {
   it("the read-write token reads and writes", async () => {
     const path = freshPath();
-    expect((await call(both, `/v1/files${path}?rev=0`, { method: "PUT", body: "x", token: rw })).status).toBe(200);
+    expect((await call(both, `/v1/files${path}?rev=0`, { method: "PUT", body: "x", token: rw })).status).toBe(
+      200,
+    );
     expect((await call(both, `/v1/files${path}`, { token: rw })).status).toBe(200);
   });
 
@@ -37,10 +43,7 @@ describe("auth", () => {
     const path = freshPath();
     await call(both, `/v1/files${path}?rev=0`, { method: "PUT", body: "x", token: rw });
     expect((await call(both, `/v1/files${path}`, { token: ro })).status).toBe(200);
-    for (const init of [
-      { method: "PUT", body: "y" },
-      { method: "DELETE" },
-    ] as const) {
+    for (const init of [{ method: "PUT", body: "y" }, { method: "DELETE" }] as const) {
       const response = await call(both, `/v1/files${path}?rev=-1`, { ...init, token: ro });
       expect(response.status).toBe(403);
       expect(await code(response)).toBe("READONLY");

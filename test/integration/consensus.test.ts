@@ -58,7 +58,10 @@ describe("compare-and-set races", () => {
     const writers = isolates(4);
     const responses = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        viaIsolate(writers[i % writers.length] as Env, `/v1/files${path}?rev=0`, { method: "PUT", body: `w${i}` }),
+        viaIsolate(writers[i % writers.length] as Env, `/v1/files${path}?rev=0`, {
+          method: "PUT",
+          body: `w${i}`,
+        }),
       ),
     );
     const statuses = responses.map((r) => r.status);
@@ -76,7 +79,9 @@ describe("compare-and-set races", () => {
     const writers = isolates(3);
     for (let round = 0; round < 5; round++) {
       const responses = await Promise.all(
-        writers.map((w, i) => viaIsolate(w, `/v1/files${path}?rev=${rev}`, { method: "PUT", body: `r${round}w${i}` })),
+        writers.map((w, i) =>
+          viaIsolate(w, `/v1/files${path}?rev=${rev}`, { method: "PUT", body: `r${round}w${i}` }),
+        ),
       );
       const winners = responses.filter((r) => r.status === 200);
       expect(winners).toHaveLength(1);
@@ -169,7 +174,8 @@ describe("faults", () => {
   it("acknowledged writes survive every acceptor being evicted from memory", async () => {
     const path = freshPath();
     const written: number[] = [];
-    for (let i = 0; i < 5; i++) written.push((await json<{ rev: number }>(await put(`${path}${i}`, 0, `v${i}`))).rev);
+    for (let i = 0; i < 5; i++)
+      written.push((await json<{ rev: number }>(await put(`${path}${i}`, 0, `v${i}`))).rev);
     const e = env as unknown as Env;
     for (let i = 0; i < 5; i++) await evictDurableObject(e.ACCEPTOR.getByName(`acceptor-${i}`));
     for (let i = 0; i < 5; i++) {

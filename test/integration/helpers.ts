@@ -19,14 +19,24 @@ export async function json<T = Record<string, unknown>>(response: Response): Pro
 }
 
 /** The error code of a failed answer, checking that the status matches it. */
-export async function errorOf(response: Response): Promise<{ status: number; code: string; body: Record<string, unknown> }> {
+export async function errorOf(
+  response: Response,
+): Promise<{ status: number; code: string; body: Record<string, unknown> }> {
   const body = (await response.json()) as { error: Record<string, unknown> };
   return { status: response.status, code: String(body.error.code), body: body.error };
 }
 
-export async function setFault(acceptor: string, mode: string, extra: Record<string, unknown> = {}): Promise<void> {
-  const response = await api("/v1/faults", { method: "POST", body: JSON.stringify({ acceptor, mode, ...extra }) });
-  if (response.status !== 200) throw new Error(`fault switch answered ${response.status}: ${await response.text()}`);
+export async function setFault(
+  acceptor: string,
+  mode: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  const response = await api("/v1/faults", {
+    method: "POST",
+    body: JSON.stringify({ acceptor, mode, ...extra }),
+  });
+  if (response.status !== 200)
+    throw new Error(`fault switch answered ${response.status}: ${await response.text()}`);
 }
 
 export async function healAll(): Promise<void> {

@@ -9,7 +9,10 @@ const base = "http://doozer.test";
 
 describe("a deployed configuration", () => {
   it("has no /v1/faults route", async () => {
-    for (const init of [{ method: "GET" }, { method: "POST", body: '{"acceptor":"acceptor-0","mode":"down"}' }]) {
+    for (const init of [
+      { method: "GET" },
+      { method: "POST", body: '{"acceptor":"acceptor-0","mode":"down"}' },
+    ]) {
       const response = await SELF.fetch(`${base}/v1/faults`, init);
       expect(response.status).toBe(404);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
