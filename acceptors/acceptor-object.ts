@@ -29,8 +29,10 @@ import {
 } from "../core/reads";
 import { Replica } from "../core/replica";
 import type { Env } from "../worker/env";
+import { newRuntime, type Runtime } from "../worker/runtime";
 import { sleep, withTimeout } from "../worker/timing";
 import type { AcceptorRpc, AcceptorStatus, Unavailable } from "./acceptor-rpc";
+import { ClientSockets } from "./client-sockets";
 import { type Fault, type FaultSetting, healthy, parseStoredFault } from "./fault";
 import { SqliteStorage } from "./sqlite-storage";
 
@@ -47,6 +49,11 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
   /** Callbacks that re-check their condition after the store moves on. */
   private readonly waiters = new Set<() => void>();
   private catchingUp = false;
+  private sockets!: ClientSockets;
+  /** The store rev through which watchers have been sent their events. */
+  private deliveredThrough = 0;
+  /** A proposer and reader of this object's own, for requests that come over client sockets. */
+  private ownRuntime: Runtime | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -55,7 +62,50 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
       this.storage = new SqliteStorage(ctx.storage);
       this.replica = new Replica(this.storage, { historyRevs: this.config.historyRevs });
       this.fault = this.config.faultsEnabled ? parseStoredFault(this.storage.getMeta("fault")) : healthy;
+      this.deliveredThrough = this.replica.store.rev;
+      this.sockets = new ClientSockets({
+        ctx,
+        env,
+        store: () => this.replica.store,
+        runtime: () => {
+          this.ownRuntime ??= newRuntime(this.env);
+          return this.ownRuntime;
+        },
+        fault: () => this.fault,
+        reachSlot: (slot, waitMs) => this.reachSlot(slot, waitMs),
+      });
+      this.sockets.restore();
     });
+  }
+
+  // ---- Client WebSockets (the Worker forwards /v1/ws here) ----
+
+  override async fetch(request: Request): Promise<Response> {
+    if (this.fault.mode === "down") return new Response("acceptor down (fault switch)", { status: 503 });
+    return this.sockets.accept(request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (this.fault.mode === "down") return ws.close(1012, "acceptor down (fault switch)");
+    if (this.fault.mode === "lossy" && Math.random() < this.fault.dropRate) {
+      // A lossy link under a socket shows as a broken connection, not as a missing frame.
+      this.sockets.closed(ws);
+      return ws.close(1011, "connection lost (fault switch)");
+    }
+    await this.sockets.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.sockets.closed(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closed");
+    } catch {
+      // Already closed.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.sockets.closed(ws);
   }
 
   private get name(): string {
@@ -158,6 +208,7 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
     }
     this.fault = setting;
     this.storage.setMeta("fault", JSON.stringify(setting));
+    if (setting.mode === "down") this.sockets.closeAll("acceptor down (fault switch)");
     return setting;
   }
 
@@ -231,6 +282,11 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
   }
 
   private afterLearning(): void {
+    const store = this.replica.store;
+    if (store.rev > this.deliveredThrough) {
+      this.sockets.deliver(store.eventsFrom(this.deliveredThrough + 1));
+      this.deliveredThrough = store.rev;
+    }
     for (const check of [...this.waiters]) check();
     if (this.replica.missing()) void this.catchUp();
   }

@@ -78,7 +78,7 @@ export function flag(raw: Raw, name: string): boolean {
   throw new DoozerError("MISSING_ARG", `${name} must be 1 or 0, not ${JSON.stringify(raw)}`);
 }
 
-export type ValueEncoding = "utf-8" | "base64";
+export type ValueEncoding = "base64";
 
 export function encoding(raw: Raw): ValueEncoding | undefined {
   if (raw === undefined || raw === null || raw === "") return undefined;

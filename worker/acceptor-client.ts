@@ -47,6 +47,13 @@ export class AcceptorClient {
     return reply;
   }
 
+  /** Hands a request (a WebSocket upgrade) to an acceptor's fetch handler. */
+  forward(name: string, request: Request, timeoutMs: number): Promise<Response> {
+    const locationHint = this.locations.get(name) as DurableObjectLocationHint | undefined;
+    const stub = this.env.ACCEPTOR.getByName(name, locationHint ? { locationHint } : {});
+    return withTimeout(stub.fetch(request), timeoutMs);
+  }
+
   /** Sends one Paxos message and returns the acceptor's answer. */
   send(name: string, message: ProposerMessage): Promise<AcceptorReply<MutationOutcome>> {
     switch (message.type) {

@@ -9,9 +9,13 @@ export type Access = "read-write" | "read-only";
 
 export async function authorize(request: Request, env: Env): Promise<Access> {
   if (!env.DOOZER_RWSECRET) return "read-write";
+  return accessFor(bearer(request), env);
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+export function bearer(request: Request): string | undefined {
   const header = request.headers.get("Authorization") ?? "";
-  const token = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-  return accessFor(token, env);
+  return header.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
 }
 
 /** The access a token gives; UNAUTHORIZED for none or a wrong one. Shared with the WebSocket ACCESS verb. */

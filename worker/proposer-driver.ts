@@ -21,6 +21,7 @@ import { encodeBatch, encodedSize, type Mutation, type MutationOutcome } from ".
 import type { Slot } from "../core/paxos/messages";
 import { type Completion, Proposer } from "../core/paxos/proposer";
 import type { AcceptorClient } from "./acceptor-client";
+import type { Lifetime } from "./operations";
 
 type Settle = (completion: Completion<Mutation, MutationOutcome>) => void;
 
@@ -56,7 +57,7 @@ export class ProposerDriver {
   }
 
   /** Decides one mutation; NO_QUORUM when no majority answered before the write timeout. */
-  async write(mutation: Mutation, ctx: ExecutionContext): Promise<MutationOutcome> {
+  async write(mutation: Mutation, ctx: Lifetime): Promise<MutationOutcome> {
     const done = waitFor(this.commandWaiters, mutation);
     this.core.submit(mutation, Date.now() + this.config.writeTimeoutMs, Date.now());
     const completion = await this.drive(done, ctx);
@@ -68,7 +69,7 @@ export class ProposerDriver {
   }
 
   /** Makes sure every slot through `through` is chosen; false if that did not happen in time. */
-  async sync(through: Slot, timeoutMs: number, ctx: ExecutionContext): Promise<boolean> {
+  async sync(through: Slot, timeoutMs: number, ctx: Lifetime): Promise<boolean> {
     const token = this.core.sync(through, Date.now() + timeoutMs, Date.now());
     const completion = await this.drive(waitFor(this.syncWaiters, token), ctx);
     return completion.kind === "synced";
@@ -79,7 +80,7 @@ export class ProposerDriver {
    * until the core's next deadline or the next answer, whichever comes first.
    * Whoever waits runs the timers, so no timer outlives the requests that need it.
    */
-  private async drive(done: Promise<Completion<Mutation, MutationOutcome>>, ctx: ExecutionContext) {
+  private async drive(done: Promise<Completion<Mutation, MutationOutcome>>, ctx: Lifetime) {
     for (;;) {
       this.send(ctx);
       this.settle();
@@ -103,7 +104,7 @@ export class ProposerDriver {
     }
   }
 
-  private send(ctx: ExecutionContext): void {
+  private send(ctx: Lifetime): void {
     for (const { to, message } of this.core.takeMessages()) {
       const rpc = this.acceptors.send(to, message).then(
         (reply) => {

@@ -16,6 +16,7 @@ import type { AcceptorStatus } from "../acceptors/acceptor-rpc";
 import { DoozerError } from "../core/errors";
 import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { AcceptorClient } from "./acceptor-client";
+import type { Lifetime } from "./operations";
 import type { ProposerDriver } from "./proposer-driver";
 
 /** How long a replica behind the barrier gets to catch up before the proposer finishes the slot itself. */
@@ -34,7 +35,7 @@ export class Reader {
     this.preferred = acceptors.names[0] ?? "";
   }
 
-  async read(request: ReadRequest, stale: boolean, ctx: ExecutionContext): Promise<Answered<ReadReply>> {
+  async read(request: ReadRequest, stale: boolean, ctx: Lifetime): Promise<Answered<ReadReply>> {
     const rpcTimeoutMs = request.timeoutMs + catchUpMs + this.acceptors.config.rpcTimeoutMs;
     const call: ReplicaCall<ReadReply> = (name, minSlot) =>
       this.acceptors.call(name, (s) => s.read({ ...request, minSlot, catchUpMs }), rpcTimeoutMs);
@@ -46,7 +47,7 @@ export class Reader {
     return answered(await this.atBarrier(barrier, call, ctx));
   }
 
-  async wait(request: WaitRequest, stale: boolean, ctx: ExecutionContext): Promise<Answered<WaitReply>> {
+  async wait(request: WaitRequest, stale: boolean, ctx: Lifetime): Promise<Answered<WaitReply>> {
     const rpcTimeoutMs = request.timeoutMs + catchUpMs + this.acceptors.config.rpcTimeoutMs;
     const call: ReplicaCall<WaitReply> = (name, minSlot) =>
       this.acceptors.call(name, (s) => s.wait({ ...request, minSlot, catchUpMs }), rpcTimeoutMs);
@@ -67,7 +68,7 @@ export class Reader {
   private async atBarrier<R extends ReadReply | WaitReply>(
     barrier: Barrier,
     call: ReplicaCall<R>,
-    ctx: ExecutionContext,
+    ctx: Lifetime,
   ): Promise<R> {
     const order = barrier.freshestFirst;
     for (const name of order) {
@@ -89,7 +90,7 @@ export class Reader {
   }
 
   /** Asks every acceptor for its status and returns once a majority answered. */
-  private barrier(): Promise<Barrier> {
+  barrier(): Promise<Barrier> {
     const { names, quorum } = this.acceptors;
     return new Promise((resolve, reject) => {
       const answers: AcceptorStatus[] = [];
@@ -145,7 +146,7 @@ export class Reader {
 
 type ReplicaCall<R> = (name: string, minSlot: number | undefined) => Promise<R>;
 
-interface Barrier {
+export interface Barrier {
   slot: number;
   /** The acceptors that answered the status round, most up to date first. */
   freshestFirst: string[];

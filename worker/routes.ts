@@ -1,21 +1,20 @@
-// The HTTP API (SPEC §2) as one route table. Each handler checks its input
-// into core types, hands a write to the proposer or a read to the Reader, and
-// shapes the answer; errors are thrown as DoozerError and mapped in http.ts.
+// The HTTP API (SPEC §2) as one route table. Each handler checks auth, hands
+// its arguments to the shared Operations and shapes the answer; errors are
+// thrown as DoozerError and mapped in http.ts. /v1/ws hands the socket to an
+// acceptor Durable Object, which speaks the WebSocket protocol (SPEC §3).
 
 import { type IRequest, Router } from "itty-router";
 import * as args from "../core/args";
 import { DoozerError } from "../core/errors";
-import { compileGlob } from "../core/glob";
-import { readTimeoutMsDefault, valueBytesMax, waitTimeoutMsDefault } from "../core/limits";
-import type { Mutation, MutationOutcome } from "../core/mutation";
-import { validatePath } from "../core/path";
-import type { ReadQuery, ReadResult } from "../core/reads";
+import { valueBytesMax } from "../core/limits";
 import { encodeValue } from "../core/value-encoding";
-import { authorize, requireWrite } from "./auth";
+import { accessFor, authorize, bearer, requireWrite } from "./auth";
 import type { Env } from "./env";
 import { faultTable, setFaults } from "./faults";
 import { errorResponse, json, readBody, readJson } from "./http";
+import { mutationId, type VerbArgs } from "./operations";
 import type { Runtime } from "./runtime";
+import { connectSocket } from "./sockets";
 
 export type Args = [Env, ExecutionContext, Runtime];
 
@@ -30,6 +29,7 @@ const allowed: [RegExp, string[]][] = [
   [/^\/v1\/nop$/, ["POST"]],
   [/^\/v1\/cluster$/, ["GET"]],
   [/^\/v1\/faults$/, ["GET", "POST"]],
+  [/^\/v1\/ws$/, ["GET"]],
 ];
 
 export const router = Router<IRequest, Args>({
@@ -39,30 +39,27 @@ export const router = Router<IRequest, Args>({
 router
   .get("/v1/rev", async (request, env, ctx, runtime) => {
     await authorize(request, env);
-    const { readAt } = await read(request, runtime, ctx, { op: "rev" });
-    return json({ rev: readAt });
+    return json(await runtime.operations.rev(queryArgs(request), ctx));
   })
   .get("/v1/files/*", getFile)
   .get("/v1/files", getFile)
   .put("/v1/files/*", async (request, env, ctx, runtime) => {
     requireWrite(await authorize(request, env));
-    const path = pathAfter(request, "/v1/files");
-    const rev = args.writeRev(query(request, "rev"));
+    const a = { ...queryArgs(request), path: pathAfter(request, "/v1/files") };
+    const id = mutationId(request.headers.get("Doozer-Request-Id"));
+    args.writeRev(a.rev); // A missing rev is MISSING_ARG before a body is read.
     const value = await readBody(request, valueBytesMax, "the value");
-    const outcome = await write(runtime, ctx, { op: "set", id: mutationId(request), path, rev, value });
-    return json({ path, rev: outcome.rev });
+    return json(await runtime.operations.set(a, value, id, ctx));
   })
   .delete("/v1/files/*", async (request, env, ctx, runtime) => {
     requireWrite(await authorize(request, env));
-    const path = pathAfter(request, "/v1/files");
-    const rev = args.writeRev(query(request, "rev"));
-    const outcome = await write(runtime, ctx, { op: "del", id: mutationId(request), path, rev });
-    return json({ path, rev: outcome.rev });
+    const a = { ...queryArgs(request), path: pathAfter(request, "/v1/files") };
+    const id = mutationId(request.headers.get("Doozer-Request-Id"));
+    return json(await runtime.operations.del(a, id, ctx));
   })
   .post("/v1/nop", async (request, env, ctx, runtime) => {
     requireWrite(await authorize(request, env));
-    const outcome = await write(runtime, ctx, { op: "nop", id: mutationId(request) });
-    return json({ rev: outcome.rev });
+    return json(await runtime.operations.nop(mutationId(request.headers.get("Doozer-Request-Id")), ctx));
   })
   .get("/v1/dirs/*", getDir)
   .get("/v1/dirs", getDir)
@@ -70,27 +67,27 @@ router
   .get("/v1/stat", stat)
   .get("/v1/walk", async (request, env, ctx, runtime) => {
     await authorize(request, env);
-    const glob = requiredGlob(request);
-    const offset = args.offset(query(request, "offset"));
-    const limit = args.limit(query(request, "limit"));
-    const base64 = args.encoding(query(request, "encoding")) === "base64";
-    const { result, readAt } = await read(request, runtime, ctx, { op: "walk", glob, offset, limit });
-    const files = result.op === "walk" ? result.files : [];
+    const a = queryArgs(request);
+    const base64 = args.encoding(a.encoding) === "base64";
+    const { rev, files } = await runtime.operations.walk(a, ctx);
     return json({
-      rev: readAt,
+      rev,
       files: files.map((f) => ({ path: f.path, rev: f.rev, ...encodeValue(f.value, base64) })),
     });
   })
   .get("/v1/wait", async (request, env, ctx, runtime) => {
     await authorize(request, env);
-    const glob = requiredGlob(request);
-    const rev = args.waitRev(query(request, "rev"));
-    const timeoutMs = args.timeoutMs(query(request, "timeout"), waitTimeoutMsDefault);
-    const base64 = args.encoding(query(request, "encoding")) === "base64";
-    const stale = args.flag(query(request, "stale"), "stale");
-    const { event } = await runtime.reader.wait({ glob, rev, timeoutMs }, stale, ctx);
+    const a = queryArgs(request);
+    const base64 = args.encoding(a.encoding) === "base64";
+    const event = await runtime.operations.wait(a, ctx);
     if (!event) return new Response(null, { status: 204 });
     return json({ path: event.path, rev: event.rev, ...encodeValue(event.value, base64), op: event.op });
+  })
+  .get("/v1/ws", async (request, env, _ctx, runtime) => {
+    const token = new URL(request.url).searchParams.get("token") ?? bearer(request);
+    // Without a token the socket opens unauthenticated, for the ACCESS verb; a wrong one is refused now.
+    const access = env.DOOZER_RWSECRET && token === undefined ? "none" : await accessFor(token, env);
+    return connectSocket(request, runtime, access);
   })
   .get("/v1/cluster", async (request, env, _ctx, runtime) => {
     await authorize(request, env);
@@ -144,14 +141,13 @@ async function getFile(
   runtime: Runtime,
 ): Promise<Response> {
   await authorize(request, env);
-  const path = pathAfter(request, "/v1/files");
-  const { result, readAt } = await read(request, runtime, ctx, { op: "get", path });
-  if (result.op !== "get") throw new Error("a get answered with another op");
-  return new Response(result.value, {
+  const a = { ...queryArgs(request), path: pathAfter(request, "/v1/files") };
+  const { rev, value, storeRev } = await runtime.operations.get(a, ctx);
+  return new Response(value, {
     headers: {
       "Content-Type": "application/octet-stream",
-      "Doozer-Rev": String(result.rev),
-      "Doozer-Store-Rev": String(readAt),
+      "Doozer-Rev": String(rev),
+      "Doozer-Store-Rev": String(storeRev),
     },
   });
 }
@@ -163,79 +159,37 @@ async function getDir(
   runtime: Runtime,
 ): Promise<Response> {
   await authorize(request, env);
-  const path = pathAfter(request, "/v1/dirs");
-  const offset = args.offset(query(request, "offset"));
-  const limit = args.limit(query(request, "limit"));
-  const { result, readAt } = await read(request, runtime, ctx, { op: "getdir", path, offset, limit });
-  return json({ path, rev: readAt, entries: result.op === "getdir" ? result.entries : [] });
+  return json(
+    await runtime.operations.getdir({ ...queryArgs(request), path: pathAfter(request, "/v1/dirs") }, ctx),
+  );
 }
 
 async function stat(request: IRequest, env: Env, ctx: ExecutionContext, runtime: Runtime): Promise<Response> {
   await authorize(request, env);
-  const path = pathAfter(request, "/v1/stat");
-  const { result, readAt } = await read(request, runtime, ctx, { op: "stat", path });
-  if (result.op !== "stat") throw new Error("a stat answered with another op");
-  return json({ path, rev: result.rev, len: result.len, storeRev: readAt });
+  return json(
+    await runtime.operations.stat({ ...queryArgs(request), path: pathAfter(request, "/v1/stat") }, ctx),
+  );
 }
 
-async function read(
-  request: IRequest,
-  runtime: Runtime,
-  ctx: ExecutionContext,
-  readQuery: ReadQuery,
-): Promise<{ result: ReadResult; readAt: number }> {
-  const rev = args.readRev(query(request, "rev"));
-  const stale = args.flag(query(request, "stale"), "stale");
-  const timeoutMs = args.timeoutMs(query(request, "timeout"), readTimeoutMsDefault);
-  const reply = await runtime.reader.read({ query: readQuery, rev, timeoutMs }, stale, ctx);
-  return { result: reply.result, readAt: reply.readAt };
-}
-
-async function write(runtime: Runtime, ctx: ExecutionContext, mutation: Mutation): Promise<MutationOutcome> {
-  const outcome = await runtime.proposer.write(mutation, ctx);
-  if (outcome.error) {
-    const { code, message, rev } = outcome.error;
-    throw new DoozerError(
-      code,
-      message,
-      rev === undefined ? { storeRev: outcome.rev } : { rev, storeRev: outcome.rev },
-    );
-  }
-  return outcome;
+/** The query string's arguments, by the names the verbs use. */
+function queryArgs(request: IRequest): VerbArgs & { encoding?: string } {
+  const params = new URL(request.url).searchParams;
+  const get = (name: string) => params.get(name) ?? undefined;
+  return {
+    glob: get("glob"),
+    rev: get("rev"),
+    offset: get("offset"),
+    limit: get("limit"),
+    timeout: get("timeout"),
+    stale: get("stale"),
+    encoding: get("encoding"),
+  };
 }
 
 /** The store path in a URL: everything after the route's prefix, not percent-decoded (SPEC §1). */
 function pathAfter(request: IRequest, prefix: string): string {
   const rest = new URL(request.url).pathname.slice(prefix.length);
-  const path = rest === "" ? "/" : rest;
-  validatePath(path);
-  return path;
-}
-
-function requiredGlob(request: IRequest): string {
-  const glob = query(request, "glob");
-  if (glob === undefined) throw new DoozerError("MISSING_ARG", "glob is required, e.g. glob=/app/**");
-  compileGlob(glob);
-  return glob;
-}
-
-function query(request: IRequest, name: string): string | undefined {
-  return new URL(request.url).searchParams.get(name) ?? undefined;
-}
-
-const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/**
- * The mutation's id: the client's Doozer-Request-Id when it sends one, so that a
- * retry of a write whose answer was lost applies once; otherwise a fresh one.
- */
-function mutationId(request: IRequest): string {
-  const given = request.headers.get("Doozer-Request-Id");
-  if (given === null) return crypto.randomUUID();
-  if (!requestIdPattern.test(given)) {
-    throw new DoozerError("BAD_REQUEST", "Doozer-Request-Id must be 1 to 128 of A-Z a-z 0-9 . _ : -");
-  }
-  return given;
+  return rest === "" ? "/" : rest;
 }
 
 function requireFaultSwitch(runtime: Runtime): void {

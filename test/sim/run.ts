@@ -1,6 +1,6 @@
 // Replays or sweeps simulator seeds from the command line:
 //   npm run sim -- --seed 1234 [--acceptors 3] [--proposers 4] [--trace]
-//   npm run sim -- --seeds 5000
+//   npm run sim -- --seeds 5000 [--from 100000]
 import { parseArgs } from "node:util";
 import { Simulation, simulationForSeed } from "./simulation";
 
@@ -8,6 +8,7 @@ const { values } = parseArgs({
   options: {
     seed: { type: "string" },
     seeds: { type: "string", default: "200" },
+    from: { type: "string", default: "1" },
     acceptors: { type: "string" },
     proposers: { type: "string" },
     trace: { type: "boolean", default: false },
@@ -27,8 +28,9 @@ if (values.seed !== undefined) {
   console.log(JSON.stringify(report));
 } else {
   const count = Number(values.seeds);
+  const first = Number(values.from);
   const started = Date.now();
-  for (let seed = 1; seed <= count; seed++) {
+  for (let seed = first; seed < first + count; seed++) {
     try {
       new Simulation(shape(seed)).run();
     } catch (error) {

@@ -1,0 +1,69 @@
+// The WebSocket protocol's frames (SPEC §3), shared by the server and the
+// client library: JSON text frames, a request carries an id that its answer,
+// or a watch's events, carry back.
+
+import type { ErrorCode } from "./errors";
+
+export const verbs = [
+  "REV",
+  "GET",
+  "SET",
+  "DEL",
+  "NOP",
+  "GETDIR",
+  "STAT",
+  "WALK",
+  "WAIT",
+  "WATCH",
+  "CANCEL",
+  "ACCESS",
+] as const;
+export type Verb = (typeof verbs)[number];
+
+export type FrameId = number | string;
+
+/** A request frame; arguments are named as in the HTTP API. */
+export interface RequestFrame {
+  id: FrameId;
+  verb: Verb;
+  path?: string;
+  glob?: string;
+  rev?: number | string;
+  value?: string;
+  offset?: number | string;
+  limit?: number | string;
+  timeout?: number | string;
+  stale?: boolean | number | string;
+  encoding?: "base64";
+  token?: string;
+  /** CANCEL: the id of the WATCH to end. */
+  watch?: FrameId;
+  /** SET, DEL, NOP: the mutation's id, so that a retry applies once (an extension of SPEC §3). */
+  requestId?: string;
+}
+
+export interface ErrorFrame {
+  id: FrameId | null;
+  error: { code: ErrorCode; message: string; rev?: number; storeRev?: number };
+}
+
+export interface EventBody {
+  path: string;
+  rev: number;
+  value: string;
+  encoding?: "base64";
+  op: "set" | "del";
+}
+
+export interface EventFrame {
+  id: FrameId;
+  event: EventBody;
+}
+
+export function isVerb(verb: unknown): verb is Verb {
+  return typeof verb === "string" && (verbs as readonly string[]).includes(verb);
+}
+
+export function isFrameId(id: unknown): id is FrameId {
+  return (typeof id === "number" && Number.isFinite(id)) || (typeof id === "string" && id.length <= 128);
+}
