@@ -1,0 +1,286 @@
+// The doozer-edge client: the same methods over a WebSocket, over HTTP, or over
+// a service binding from another Worker. Retries live here, in one place: a
+// call that failed with a retryable error (NO_QUORUM, a lost connection) is
+// sent again after a backoff, a write always with the same request id, so
+// that the store applies it once however often it is sent.
+
+import { type BackoffOptions, backoffDelay, defaultBackoff, sleep } from "./backoff";
+import { DoozerError } from "./errors";
+import { type FetchLike, HttpTransport } from "./http-transport";
+import { type Config, config, electLeader, type Leadership, type Lock, lock } from "./recipes";
+import { type Call, type CallArgs, decodeAnswerValue, type Transport } from "./transport";
+import { toValue, type Value } from "./value";
+import { Watch, type WatchEvent } from "./watch";
+import { WebSocketTransport } from "./websocket-transport";
+
+/** A service binding to the doozer-edge Worker (`env.DOOZER`), or anything with its fetch. */
+export interface Binding {
+  fetch(request: Request): Promise<Response>;
+}
+
+export interface ConnectOptions {
+  /** A token for DOOZER_RWSECRET or DOOZER_ROSECRET. */
+  token?: string;
+  /** For an http(s) URL: "http" (default) or "websocket". A ws(s) URL is always WebSocket. */
+  transport?: "http" | "websocket";
+  /** Attempts for a call that fails with a retryable error (default 5). */
+  attempts?: number;
+  backoff?: BackoffOptions;
+}
+
+export interface FileValue {
+  value: Value;
+  /** The file's rev. */
+  rev: number;
+  /** The store rev the read reflects. */
+  storeRev: number;
+}
+
+export interface ReadOptions {
+  /** Read the store as it was at this rev. */
+  rev?: number;
+  /** Answer from one replica without the quorum read barrier (may miss the latest writes). */
+  stale?: boolean;
+  /** How long a read at a future rev may wait, in ms. */
+  timeoutMs?: number;
+}
+
+export interface PageOptions extends ReadOptions {
+  offset?: number;
+  limit?: number;
+}
+
+export interface WalkedFile {
+  path: string;
+  rev: number;
+  value: Value;
+}
+
+export interface ClusterMember {
+  id: string;
+  location: string;
+  reachable: boolean;
+  promised: string | null;
+  accepted: number | null;
+  chosen: number | null;
+}
+
+/**
+ * Connects to doozer-edge: `connect("http://127.0.0.1:8787")`,
+ * `connect("ws://127.0.0.1:8787")`, or `connect(env.DOOZER)` from a Worker with a
+ * service binding. No network I/O happens until the first call.
+ */
+export function connect(target: string | URL | Binding, options: ConnectOptions = {}): Client {
+  if (typeof target === "object" && !(target instanceof URL)) {
+    const fetch: FetchLike = (request) => target.fetch(request);
+    return new Client(
+      new HttpTransport("http://doozer", { token: options.token, fetch }),
+      options,
+      fetch,
+      "http://doozer",
+    );
+  }
+  const url = new URL(String(target));
+  const http = new URL(url);
+  http.protocol = url.protocol === "wss:" || url.protocol === "https:" ? "https:" : "http:";
+  const httpBase = http.origin;
+  const websocket = url.protocol === "ws:" || url.protocol === "wss:" || options.transport === "websocket";
+  if (websocket) {
+    const ws = new URL("/v1/ws", httpBase);
+    ws.protocol = http.protocol === "https:" ? "wss:" : "ws:";
+    return new Client(
+      new WebSocketTransport(ws.href, { token: options.token, backoff: options.backoff }),
+      options,
+      undefined,
+      httpBase,
+    );
+  }
+  return new Client(new HttpTransport(httpBase, { token: options.token }), options, undefined, httpBase);
+}
+
+export class Client {
+  private readonly attempts: number;
+  private readonly backoff: BackoffOptions;
+
+  constructor(
+    /** The transport under this client (exposed for tests that drop connections). */
+    readonly transport: Transport,
+    private readonly options: ConnectOptions = {},
+    private readonly fetchCluster?: FetchLike,
+    private readonly httpBase?: string,
+  ) {
+    this.attempts = Math.max(1, options.attempts ?? 5);
+    this.backoff = options.backoff ?? defaultBackoff;
+  }
+
+  /** The store rev: the number of the last change. */
+  async rev(options: { stale?: boolean } = {}): Promise<number> {
+    return Number((await this.call({ verb: "REV", args: { stale: options.stale } })).rev);
+  }
+
+  /** A file's value and rev. Throws NoEntError for a missing file, IsDirError for a directory. */
+  async get(path: string, options: ReadOptions = {}): Promise<FileValue> {
+    const answer = await this.call({
+      verb: "GET",
+      args: { path, ...readArgs(options) },
+      holdMs: options.timeoutMs,
+    });
+    return {
+      value: toValue(decodeAnswerValue(answer)),
+      rev: Number(answer.rev),
+      storeRev: Number(answer.storeRev),
+    };
+  }
+
+  /**
+   * Writes a file if its rev is still `rev` (0: only if it does not exist; -1: in any case)
+   * and returns its new rev. Throws RevMismatchError (with the current `rev`) otherwise.
+   */
+  async set(path: string, rev: number, value: string | Uint8Array): Promise<number> {
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    return Number(
+      (await this.call({ verb: "SET", args: { path, rev, value: bytes }, requestId: requestId() })).rev,
+    );
+  }
+
+  /** Deletes a file if its rev is still `rev` (-1: in any case); returns the rev the delete consumed. */
+  async del(path: string, rev: number): Promise<number> {
+    return Number((await this.call({ verb: "DEL", args: { path, rev }, requestId: requestId() })).rev);
+  }
+
+  /** Decides a no-op: returns the store rev it took, a point every earlier write is before. */
+  async nop(): Promise<number> {
+    return Number((await this.call({ verb: "NOP", args: {}, requestId: requestId() })).rev);
+  }
+
+  /** A file: its length and rev; a directory: its entry count and rev -2; missing: 0 and 0. */
+  async stat(
+    path: string,
+    options: ReadOptions = {},
+  ): Promise<{ len: number; rev: number; storeRev: number }> {
+    const answer = await this.call({
+      verb: "STAT",
+      args: { path, ...readArgs(options) },
+      holdMs: options.timeoutMs,
+    });
+    return { len: Number(answer.len), rev: Number(answer.rev), storeRev: Number(answer.storeRev) };
+  }
+
+  /** One page of a directory's entry names, in byte order, and the store rev it was read at. */
+  async getdir(path: string, options: PageOptions = {}): Promise<{ entries: string[]; rev: number }> {
+    const answer = await this.call({
+      verb: "GETDIR",
+      args: { path, offset: options.offset, limit: options.limit, ...readArgs(options) },
+      holdMs: options.timeoutMs,
+    });
+    return { entries: answer.entries as string[], rev: Number(answer.rev) };
+  }
+
+  /**
+   * Every file matching `glob`, depth-first in byte order, fetched a page at a
+   * time; all pages are read at the rev of the first, so the walk is one snapshot.
+   */
+  async *walk(glob: string, options: ReadOptions & { pageSize?: number } = {}): AsyncGenerator<WalkedFile> {
+    const limit = options.pageSize ?? 1000;
+    let rev = options.rev;
+    for (let offset = 0; ; offset += limit) {
+      const answer = await this.call({
+        verb: "WALK",
+        args: { glob, offset, limit, ...readArgs({ ...options, rev }) },
+        holdMs: options.timeoutMs,
+      });
+      rev ??= Number(answer.rev);
+      const files = answer.files as { path: string; rev: number; value: string; encoding?: string }[];
+      for (const f of files) yield { path: f.path, rev: f.rev, value: toValue(decodeAnswerValue(f)) };
+      if (files.length < limit) return;
+    }
+  }
+
+  /** The first change at or after `rev` to a file matching `glob`, or undefined when `timeoutMs` passes first. */
+  async wait(
+    glob: string,
+    rev: number,
+    options: { timeoutMs?: number } = {},
+  ): Promise<WatchEvent | undefined> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const answer = await this.call({
+      verb: "WAIT",
+      args: { glob, rev, timeout: timeoutMs },
+      holdMs: timeoutMs,
+    });
+    if (answer.timeout) return undefined;
+    return {
+      path: String(answer.path),
+      rev: Number(answer.rev),
+      op: answer.op === "del" ? "del" : "set",
+      value: toValue(decodeAnswerValue(answer)),
+    };
+  }
+
+  /**
+   * Every change to a file matching `glob`, from rev `from` on (default: after
+   * the current store rev), as an async iterator. It survives reconnects without
+   * losing or repeating an event, and throws TooLateError if it cannot.
+   */
+  watch(glob: string, options: { from?: number } = {}): Watch {
+    return new Watch(async (watch) => {
+      const from = options.from ?? (await this.rev()) + 1;
+      return this.transport.watch(glob, from, {
+        event: (e) => watch.push(e),
+        end: (error) => watch.end(error),
+      });
+    });
+  }
+
+  /** Takes the lock at `path` (waiting while another holds it); see recipes.ts. */
+  lock(path: string, options: { owner?: string; signal?: AbortSignal } = {}): Promise<Lock> {
+    return lock(this, path, options);
+  }
+
+  /** Resolves once this client leads at `path` under `id`; see recipes.ts. */
+  electLeader(path: string, id: string, options: { signal?: AbortSignal } = {}): Promise<Leadership> {
+    return electLeader(this, path, id, options);
+  }
+
+  /** A config value and its changes; see recipes.ts. */
+  config(path: string): Promise<Config> {
+    return config(this, path);
+  }
+
+  /** The acceptors, their regions and Paxos state (GET /v1/cluster). */
+  async cluster(): Promise<ClusterMember[]> {
+    if (!this.httpBase) throw new DoozerError("OTHER", "this client has no HTTP endpoint to ask");
+    const headers = new Headers();
+    if (this.options.token !== undefined) headers.set("Authorization", `Bearer ${this.options.token}`);
+    const request = new Request(`${this.httpBase}/v1/cluster`, { headers });
+    const response = await (this.fetchCluster ?? ((r: Request) => fetch(r)))(request);
+    const body = (await response.json()) as { acceptors: ClusterMember[] };
+    return body.acceptors;
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  private async call(call: Call): Promise<Record<string, unknown>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transport.call(call);
+      } catch (error) {
+        const retryable =
+          error instanceof DoozerError && (error.code === "NO_QUORUM" || error.code === "CONNECTION");
+        if (!retryable || attempt >= this.attempts) throw error;
+        await sleep(backoffDelay(attempt - 1, this.backoff));
+      }
+    }
+  }
+}
+
+function readArgs(options: ReadOptions): CallArgs {
+  return { rev: options.rev, stale: options.stale ? 1 : undefined, timeout: options.timeoutMs };
+}
+
+/** A fresh id for one write: every retry of that write carries it. */
+function requestId(): string {
+  return crypto.randomUUID();
+}

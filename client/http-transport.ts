@@ -1,0 +1,189 @@
+// The HTTP transport: each call is one request to the HTTP API (SPEC §2); a
+// watch is a chain of WAITs, each from the rev after the last event, so none is
+// missed or repeated. With a service binding's fetch, the same code reaches
+// the store from another Worker without leaving Cloudflare's network.
+
+import { validatePath } from "../core/path";
+import { backoffDelay, defaultBackoff, sleep } from "./backoff";
+import { BadPathError, ConnectionError, DoozerError, errorFromAnswer } from "./errors";
+import {
+  type Answer,
+  type Call,
+  type CallArgs,
+  decodeAnswerValue,
+  type Subscription,
+  type Transport,
+  type WatchSink,
+} from "./transport";
+
+export type FetchLike = (request: Request) => Promise<Response>;
+
+export interface HttpTransportOptions {
+  token?: string;
+  /** Defaults to the global fetch; a service binding passes its own. */
+  fetch?: FetchLike;
+}
+
+/** How long each WAIT of a watch is held by the server, in ms. */
+const watchWaitMs = 25_000;
+
+export class HttpTransport implements Transport {
+  private readonly base: string;
+  private readonly fetch: FetchLike;
+  private closed = false;
+  private readonly aborter = new AbortController();
+
+  constructor(
+    base: string,
+    private readonly options: HttpTransportOptions = {},
+  ) {
+    this.base = base.replace(/\/+$/, "");
+    this.fetch = options.fetch ?? ((request) => fetch(request));
+  }
+
+  async call(call: Call): Promise<Answer> {
+    const { verb, args } = call;
+    switch (verb) {
+      case "REV":
+        return this.json("GET", "/v1/rev", args);
+      case "GET": {
+        const response = await this.request("GET", `/v1/files${path(args)}`, args);
+        return {
+          path: args.path,
+          rev: Number(response.headers.get("Doozer-Rev")),
+          storeRev: Number(response.headers.get("Doozer-Store-Rev")),
+          value: new Uint8Array(await response.arrayBuffer()),
+        };
+      }
+      case "SET":
+        return this.json("PUT", `/v1/files${path(args)}`, { rev: args.rev }, args.value, call.requestId);
+      case "DEL":
+        return this.json("DELETE", `/v1/files${path(args)}`, { rev: args.rev }, undefined, call.requestId);
+      case "NOP":
+        return this.json("POST", "/v1/nop", {}, undefined, call.requestId);
+      case "GETDIR":
+        return this.json("GET", `/v1/dirs${path(args)}`, { ...args, path: undefined });
+      case "STAT":
+        return this.json("GET", `/v1/stat${path(args)}`, { ...args, path: undefined });
+      case "WALK":
+        return this.json("GET", "/v1/walk", { ...args, encoding: "base64" });
+      case "WAIT": {
+        const response = await this.request("GET", "/v1/wait", { ...args, encoding: "base64" });
+        if (response.status === 204) return { timeout: true };
+        return (await response.json()) as Answer;
+      }
+    }
+  }
+
+  watch(glob: string, fromRev: number, sink: WatchSink): Subscription {
+    let cancelled = false;
+    const run = async () => {
+      let next = fromRev;
+      let failures = 0;
+      while (!cancelled && !this.closed) {
+        try {
+          const answer = await this.call({
+            verb: "WAIT",
+            args: { glob, rev: next, timeout: watchWaitMs },
+            holdMs: watchWaitMs,
+          });
+          failures = 0;
+          if (cancelled) return;
+          if (answer.timeout) continue;
+          const rev = Number(answer.rev);
+          sink.event({
+            path: String(answer.path),
+            rev,
+            op: answer.op === "del" ? "del" : "set",
+            value: decodeAnswerValue(answer),
+          });
+          next = rev + 1;
+        } catch (error) {
+          if (cancelled) return;
+          if (error instanceof DoozerError && error.retryable) {
+            await sleep(backoffDelay(failures++, defaultBackoff)).catch(() => undefined);
+            continue;
+          }
+          sink.end(error as Error);
+          return;
+        }
+      }
+    };
+    void run();
+    return {
+      cancel: () => {
+        cancelled = true;
+      },
+    };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.aborter.abort(new ConnectionError("the client was closed"));
+  }
+
+  private async json(
+    method: string,
+    route: string,
+    args: CallArgs,
+    body?: string | number | boolean | Uint8Array,
+    requestId?: string,
+  ): Promise<Answer> {
+    return (await (await this.request(method, route, args, body, requestId)).json()) as Answer;
+  }
+
+  private async request(
+    method: string,
+    route: string,
+    args: CallArgs,
+    body?: string | number | boolean | Uint8Array,
+    requestId?: string,
+  ): Promise<Response> {
+    if (this.closed) throw new ConnectionError("the client is closed");
+    const url = new URL(`${this.base}${route}`);
+    for (const name of ["glob", "rev", "offset", "limit", "timeout", "stale", "encoding"]) {
+      const value = args[name];
+      if (value !== undefined && !(value instanceof Uint8Array)) url.searchParams.set(name, String(value));
+    }
+    const headers = new Headers();
+    if (this.options.token !== undefined) headers.set("Authorization", `Bearer ${this.options.token}`);
+    if (requestId) headers.set("Doozer-Request-Id", requestId);
+    const payload =
+      typeof body === "string"
+        ? new TextEncoder().encode(body)
+        : body instanceof Uint8Array
+          ? body
+          : undefined;
+    let response: Response;
+    try {
+      response = await this.fetch(
+        new Request(url, { method, headers, body: payload, signal: this.aborter.signal }),
+      );
+    } catch (error) {
+      throw new ConnectionError(`${method} ${route}: ${(error as Error).message}`);
+    }
+    if (response.ok) return response;
+    let error: Record<string, unknown> = { code: "OTHER", message: `HTTP ${response.status}` };
+    try {
+      error = ((await response.json()) as { error: Record<string, unknown> }).error ?? error;
+    } catch {
+      // Not a doozer-edge error body (a proxy's page, say): keep the status.
+    }
+    throw errorFromAnswer(error);
+  }
+}
+
+/**
+ * The store path as it goes into a URL. Checked here, because a URL folds `.`
+ * and `..` away and would turn a bad path into another, valid one.
+ */
+function path(args: CallArgs): string {
+  const p = args.path;
+  if (typeof p !== "string") throw new BadPathError("a path is required");
+  try {
+    validatePath(p);
+  } catch (error) {
+    throw new BadPathError((error as Error).message);
+  }
+  return p === "/" ? "/" : p;
+}
