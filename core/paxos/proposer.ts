@@ -360,13 +360,20 @@ export class Proposer<C, R> {
   private chosen(inflight: Inflight<C>, now: number): void {
     this.inflight = undefined;
     this.duels = 0;
-    const decided: Deciding<C>[] = inflight.entries.map((e) => ({
-      entry: { ...e, ballot: inflight.ballot },
-      ackers: new Set(inflight.acks),
-      confirmedBy: new Set(),
-      commands: e.slot === inflight.commandSlot ? inflight.commands : [],
-      sentAt: now,
-    }));
+    const decided: Deciding<C>[] = inflight.entries.map((e) => {
+      // Phase 1 may propose again a slot this proposer already saw chosen: its commands still wait there.
+      const earlier = this.deciding.get(e.slot);
+      if (earlier && !bytesEqual(earlier.entry.value, e.value)) {
+        throw new Error(`proposer: slot ${e.slot} chosen twice with different values`);
+      }
+      return {
+        entry: { ...e, ballot: inflight.ballot },
+        ackers: new Set(inflight.acks),
+        confirmedBy: earlier?.confirmedBy ?? new Set(),
+        commands: [...(earlier?.commands ?? []), ...(e.slot === inflight.commandSlot ? inflight.commands : [])],
+        sentAt: now,
+      };
+    });
     for (const d of decided) this.deciding.set(d.entry.slot, d);
     for (const to of this.options.acceptors) this.sendCommit(to, decided, inflight.commandSlot);
   }
