@@ -32,6 +32,7 @@ export class HttpTransport implements Transport {
   private readonly fetch: FetchLike;
   private closed = false;
   private readonly aborter = new AbortController();
+  private readonly sinks = new Set<WatchSink>();
 
   constructor(
     base: string,
@@ -77,6 +78,7 @@ export class HttpTransport implements Transport {
 
   watch(glob: string, fromRev: number, sink: WatchSink): Subscription {
     let cancelled = false;
+    this.sinks.add(sink);
     const run = async () => {
       let next = fromRev;
       let failures = 0;
@@ -109,7 +111,7 @@ export class HttpTransport implements Transport {
         }
       }
     };
-    void run();
+    void run().finally(() => this.sinks.delete(sink));
     return {
       cancel: () => {
         cancelled = true;
@@ -120,6 +122,9 @@ export class HttpTransport implements Transport {
   close(): void {
     this.closed = true;
     this.aborter.abort(new ConnectionError("the client was closed"));
+    // Watches finish, as the client asked.
+    for (const sink of this.sinks) sink.end(undefined);
+    this.sinks.clear();
   }
 
   private async json(

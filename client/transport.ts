@@ -30,8 +30,8 @@ export interface WireEvent {
 
 export interface WatchSink {
   event(event: WireEvent): void;
-  /** The watch has ended with an error (TOO_LATE, or the client closed). */
-  end(error: Error): void;
+  /** The watch has ended: with an error (TOO_LATE, a wrong token), or cleanly (undefined) when the client closed. */
+  end(error: Error | undefined): void;
 }
 
 export interface Subscription {

@@ -61,8 +61,9 @@ export class Watch implements AsyncIterable<WatchEvent> {
     this.queue.push(item);
   }
 
-  /** Called by the transport when the watch cannot go on. */
-  end(error: Error): void {
+  /** Called by the transport when the watch cannot go on; without an error it simply finishes. */
+  end(error: Error | undefined): void {
+    if (!error) return this.cancel();
     if (this.done || this.ended) return;
     this.ended = error;
     this.subscription?.cancel();

@@ -11,7 +11,7 @@
 import type { FrameId } from "../core/frames";
 import { bytesToBase64 } from "../core/value-encoding";
 import { type BackoffOptions, backoffDelay, defaultBackoff } from "./backoff";
-import { ConnectionError, errorFromAnswer } from "./errors";
+import { ConnectionError, DoozerError, errorFromAnswer } from "./errors";
 import {
   type Answer,
   type Call,
@@ -91,13 +91,18 @@ export class WebSocketTransport implements Transport {
     this.state = "closed";
     clearTimeout(this.reconnectTimer);
     this.socket?.close(1000, "client closed");
-    const error = new ConnectionError("the client was closed");
+    // Calls fail; watches simply finish, as the client asked.
+    this.fail(new ConnectionError("the client was closed"), undefined);
+  }
+
+  /** Ends every call with `error`, and every watch with `watchError` (undefined: they simply finish). */
+  private fail(error: Error, watchError: Error | undefined): void {
     for (const call of this.calls.values()) {
       clearTimeout(call.timer);
       call.reject(error);
     }
     this.calls.clear();
-    for (const watch of this.watches.values()) watch.sink.end(error);
+    for (const watch of this.watches.values()) watch.sink.end(watchError);
     this.watches.clear();
   }
 
@@ -134,6 +139,15 @@ export class WebSocketTransport implements Transport {
 
   private connect(): void {
     if (this.state !== "idle" && this.state !== "lost") return;
+    if (typeof WebSocket !== "function") {
+      // Node 20 and older have no WebSocket: say so instead of reconnecting forever.
+      const error = new DoozerError(
+        "OTHER",
+        "this runtime has no WebSocket (Node >= 22 has one); use the HTTP transport",
+      );
+      this.fail(error, error);
+      return;
+    }
     this.state = "connecting";
     let socket: WebSocket;
     try {
@@ -162,13 +176,7 @@ export class WebSocketTransport implements Transport {
       } catch (error) {
         if (error instanceof ConnectionError) return; // Lost while authenticating: the reconnect retries.
         // A wrong token fails every call: tell them all, and stop.
-        for (const call of this.calls.values()) {
-          clearTimeout(call.timer);
-          call.reject(error as Error);
-        }
-        this.calls.clear();
-        for (const watch of this.watches.values()) watch.sink.end(error as Error);
-        this.watches.clear();
+        this.fail(error as Error, error as Error);
         this.state = "lost";
         socket.close(1000, "unauthorized");
         return;
