@@ -23,6 +23,8 @@ export interface ConnectOptions {
   token?: string;
   /** For an http(s) URL: "http" (default) or "websocket". A ws(s) URL is always WebSocket. */
   transport?: "http" | "websocket";
+  /** WebSocket: a call unanswered this long (plus what the server may hold it) fails with ConnectionError. */
+  callTimeoutMs?: number;
   /** Attempts for a call that fails with a retryable error (default 5). */
   attempts?: number;
   backoff?: BackoffOptions;
@@ -247,25 +249,28 @@ export class Client {
     return config(this, path);
   }
 
-  /** The acceptors, their regions and Paxos state (GET /v1/cluster). */
+  /** The acceptors, their regions and Paxos state (GET /v1/cluster, over HTTP whatever the transport). */
   async cluster(): Promise<ClusterMember[]> {
-    if (!this.httpBase) throw new DoozerError("OTHER", "this client has no HTTP endpoint to ask");
-    const headers = new Headers();
-    if (this.options.token !== undefined) headers.set("Authorization", `Bearer ${this.options.token}`);
-    const request = new Request(`${this.httpBase}/v1/cluster`, { headers });
-    const response = await (this.fetchCluster ?? ((r: Request) => fetch(r)))(request);
-    const body = (await response.json()) as { acceptors: ClusterMember[] };
-    return body.acceptors;
+    const http = new HttpTransport(this.httpBase ?? "http://doozer", {
+      token: this.options.token,
+      fetch: this.fetchCluster,
+    });
+    const answer = await this.retrying(() => http.cluster());
+    return answer.acceptors as ClusterMember[];
   }
 
   close(): void {
     this.transport.close();
   }
 
-  private async call(call: Call): Promise<Record<string, unknown>> {
+  private call(call: Call): Promise<Record<string, unknown>> {
+    return this.retrying(() => this.transport.call(call));
+  }
+
+  private async retrying<T>(send: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transport.call(call);
+        return await send();
       } catch (error) {
         const retryable =
           error instanceof DoozerError && (error.code === "NO_QUORUM" || error.code === "CONNECTION");

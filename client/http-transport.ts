@@ -76,6 +76,11 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /** GET /v1/cluster. */
+  cluster(): Promise<Answer> {
+    return this.json("GET", "/v1/cluster", {});
+  }
+
   watch(glob: string, fromRev: number, sink: WatchSink): Subscription {
     let cancelled = false;
     this.sinks.add(sink);
@@ -165,7 +170,11 @@ export class HttpTransport implements Transport {
         new Request(url, { method, headers, body: payload, signal: this.aborter.signal }),
       );
     } catch (error) {
-      throw new ConnectionError(`${method} ${route}: ${(error as Error).message}`);
+      // fetch says "fetch failed" and keeps the reason (ECONNREFUSED, say) in `cause`.
+      const cause = (error as Error & { cause?: { message?: string } }).cause?.message;
+      throw new ConnectionError(
+        `${method} ${url.origin}${route}: ${(error as Error).message}${cause ? ` (${cause})` : ""}`,
+      );
     }
     if (response.ok) return response;
     let error: Record<string, unknown> = { code: "OTHER", message: `HTTP ${response.status}` };

@@ -63,7 +63,10 @@ export class Watch implements AsyncIterable<WatchEvent> {
 
   /** Called by the transport when the watch cannot go on; without an error it simply finishes. */
   end(error: Error | undefined): void {
-    if (!error) return this.cancel();
+    if (!error) {
+      this.cancel();
+      return;
+    }
     if (this.done || this.ended) return;
     this.ended = error;
     this.subscription?.cancel();

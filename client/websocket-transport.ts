@@ -29,6 +29,9 @@ export interface WebSocketTransportOptions {
   callTimeoutMs?: number;
 }
 
+/** Failed attempts in a row to open a socket before the pending calls fail with ConnectionError. */
+const connectAttemptsMax = 3;
+
 type State = "idle" | "connecting" | "authenticating" | "open" | "lost" | "closed";
 
 interface PendingCall {
@@ -49,6 +52,7 @@ export class WebSocketTransport implements Transport {
   private state: State = "idle";
   private socket: WebSocket | undefined;
   private nextId = 1;
+  /** Failed attempts to open a socket since the last one opened. */
   private attempts = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly calls = new Map<FrameId, PendingCall>();
@@ -247,6 +251,23 @@ export class WebSocketTransport implements Transport {
     if (this.calls.size === 0 && this.watches.size === 0) {
       this.state = "idle";
       return;
+    }
+    if (this.attempts + 1 >= connectAttemptsMax) {
+      // The address does not answer at all: fail the calls now rather than at their timeouts.
+      // Watches keep trying; the client's retry policy decides whether the calls go again.
+      const error = new ConnectionError(
+        `${this.url} did not accept a connection in ${connectAttemptsMax} attempts`,
+      );
+      for (const call of this.calls.values()) {
+        clearTimeout(call.timer);
+        call.reject(error);
+      }
+      this.calls.clear();
+      this.attempts = 0;
+      if (this.watches.size === 0) {
+        this.state = "idle";
+        return;
+      }
     }
     const delay = backoffDelay(this.attempts++, this.backoff);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);

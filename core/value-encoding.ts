@@ -1,7 +1,8 @@
 // Values in JSON: UTF-8 text as it is, anything else (or on request) as base64,
 // so that no byte is ever lost (SPEC §2).
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+// ignoreBOM: true keeps a leading byte-order mark as text instead of dropping it: no byte is lost.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8 = new TextEncoder();
 
 export interface EncodedValue {

@@ -370,7 +370,10 @@ export class Proposer<C, R> {
         entry: { ...e, ballot: inflight.ballot },
         ackers: new Set(inflight.acks),
         confirmedBy: earlier?.confirmedBy ?? new Set(),
-        commands: [...(earlier?.commands ?? []), ...(e.slot === inflight.commandSlot ? inflight.commands : [])],
+        commands: [
+          ...(earlier?.commands ?? []),
+          ...(e.slot === inflight.commandSlot ? inflight.commands : []),
+        ],
         sentAt: now,
       };
     });

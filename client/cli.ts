@@ -1,0 +1,477 @@
+// The `doozer` command line tool, modelled on Doozer's: one command per verb,
+// values through stdin and stdout as raw bytes, and exit codes a script can
+// test (0 success, 1 a wait that timed out, 2 an error from the store or the
+// connection, 64 a usage error). `--json` prints one JSON object per line.
+//
+//   echo -n blue | doozer set /app/color 0
+//   doozer get /app/color
+//   doozer watch '/app/**'
+//
+// scripts/build-cli.mjs bundles this file into dist/doozer.mjs, which
+// bin/doozer.mjs runs.
+
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { encodeValue } from "../core/value-encoding";
+import { type Client, connect, DoozerError, type WatchEvent } from "./index";
+
+export const defaultAddr = "http://127.0.0.1:8787";
+
+/** Exit codes (64 is sysexits' EX_USAGE, 70 its EX_SOFTWARE). */
+export const exitCodes = { ok: 0, timedOut: 1, store: 2, usage: 64, bug: 70 } as const;
+
+/** Attempts per call: a retryable failure is tried once more, so a dead address fails within seconds. */
+const attempts = 2;
+/**
+ * Over a WebSocket, how long a call may go unanswered while the transport (re)connects. The library's
+ * 60 s suits a long-lived program; a command should fail sooner on a dead address. Waits get their
+ * hold time on top.
+ */
+const webSocketCallTimeoutMs = 5_000;
+/** Entries per GETDIR or WALK page when reading everything. */
+const pageSize = 1000;
+/** Characters of a value shown in human output. */
+const previewChars = 60;
+
+interface Globals {
+  addr: string;
+  json?: boolean;
+}
+
+interface State {
+  client?: Client;
+  code: number;
+}
+
+/** The bytes as text, or undefined when they are not valid UTF-8. */
+function text(bytes: Uint8Array): string | undefined {
+  const encoded = encodeValue(bytes, false);
+  return encoded.encoding ? undefined : encoded.value;
+}
+
+/** A value for JSON output: a UTF-8 string, or base64 with `encoding` beside it (SPEC §2). */
+const jsonValue = (bytes: Uint8Array) => encodeValue(bytes, false);
+
+/** A short, quoted, one-line rendering of a value for people. */
+export function preview(bytes: Uint8Array): string {
+  const t = text(bytes);
+  if (t === undefined) return `<binary, ${bytes.length} bytes>`;
+  const chars = Array.from(t.slice(0, previewChars * 2));
+  if (chars.length <= previewChars && t.length <= previewChars * 2) return quote(t);
+  return `${quote(chars.slice(0, previewChars).join(""))}… (${bytes.length} bytes)`;
+}
+
+/** JSON's quoting, with the characters a terminal would not show (C1 controls, format characters) escaped too. */
+function quote(t: string): string {
+  return JSON.stringify(t).replace(/[\u0080-\u009f\p{Cf}\u2028\u2029]/gu, (c) =>
+    Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`).join(
+      "",
+    ),
+  );
+}
+
+function write(stream: NodeJS.WritableStream, data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(data, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+const out = (data: string | Uint8Array) => write(process.stdout, data);
+const line = (s: string) => out(`${s}\n`);
+const jsonLine = (o: unknown) => line(JSON.stringify(o));
+
+function integer(kind: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`${kind} must be an integer, not '${value}'.`);
+    }
+    return n;
+  };
+}
+const revArg = integer("a rev");
+
+function address(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`'${value}' is not a URL (like ${defaultAddr}).`);
+  }
+  if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) {
+    throw new InvalidArgumentError(`'${value}' is not an http(s) or ws(s) URL.`);
+  }
+  return value;
+}
+
+function readRev() {
+  return new Option("-r, --rev <n>", "read the store as it was at this rev").argParser(revArg);
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  const all = Buffer.concat(chunks);
+  return new Uint8Array(all.buffer, all.byteOffset, all.length);
+}
+
+function eventLine(e: WatchEvent): string {
+  return e.op === "del" ? `${e.rev} del ${e.path}` : `${e.rev} set ${e.path} ${preview(e.value)}`;
+}
+
+function eventJson(e: WatchEvent) {
+  return { path: e.path, rev: e.rev, op: e.op, ...jsonValue(e.value) };
+}
+
+/** A client for the address: HTTP for http(s) URLs, a WebSocket for ws(s) URLs. */
+function open(addr: string, token: string | undefined): Client {
+  return connect(addr, { token, attempts, callTimeoutMs: webSocketCallTimeoutMs });
+}
+
+/** The `doozer: CODE: message` line for a store or connection error. */
+export function describeError(error: DoozerError, addr: string): string {
+  if (error.code === "CONNECTION") return `doozer: CONNECTION: cannot reach ${addr}: ${error.message}`;
+  let message = `doozer: ${error.code}: ${error.message}`;
+  if (error.code === "REV_MISMATCH" && error.rev !== undefined) message += ` (current rev: ${error.rev})`;
+  return message;
+}
+
+const helpAfter = `
+Environment:
+  DOOZER_URL    the server address (default ${defaultAddr}; -a overrides it)
+  DOOZER_TOKEN  a bearer token (DOOZER_RWSECRET or DOOZER_ROSECRET of the server)
+
+Exit codes:
+  0   success
+  1   wait: the timeout passed with no change
+  2   an error from the store (printed as "doozer: CODE: message") or the connection
+  64  a usage error (unknown command or option, missing argument, a rev that is not an integer)
+
+Examples:
+  printf blue | doozer set /app/color 0      create (rev 0), prints the new rev
+  doozer get /app/color                      prints the value's bytes as they are
+  doozer watch '/app/**'                     prints every change until Ctrl-C
+`;
+
+function buildProgram(state: State): Command {
+  const program = new Command("doozer");
+  program
+    .description("Talk to a doozer-edge store: read, write, wait for and watch files.")
+    .addOption(
+      new Option("-a, --addr <url>", "the server address")
+        .env("DOOZER_URL")
+        .default(defaultAddr)
+        .argParser(address),
+    )
+    .option("--json", "print one JSON object per line")
+    .showSuggestionAfterError()
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText("after", helpAfter)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, writeErr) => writeErr(`doozer: ${s.replace(/^error: /, "")}`),
+    });
+
+  // Every command's action runs with a connected client and the global options.
+  const withClient =
+    <A extends unknown[]>(body: (client: Client, g: Globals, ...args: A) => Promise<number | undefined>) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const g = command.optsWithGlobals() as Globals;
+      state.client = open(g.addr, process.env.DOOZER_TOKEN || undefined);
+      state.code = (await body(state.client, g, ...(args.slice(0, -1) as A))) ?? exitCodes.ok;
+    };
+
+  program
+    .command("get")
+    .summary("print a file's value, its bytes as they are")
+    .description(
+      "Print a file's value: its bytes as they are, with no newline added (--json: path, rev, storeRev, value).",
+    )
+    .argument("<path>", "the file")
+    .addOption(readRev())
+    .action(
+      withClient(async (client, g, path: string, o: { rev?: number }) => {
+        const file = await client.get(path, { rev: o.rev });
+        if (g.json)
+          await jsonLine({ path, rev: file.rev, storeRev: file.storeRev, ...jsonValue(file.value) });
+        else await out(file.value);
+        return 0;
+      }),
+    );
+
+  program
+    .command("set")
+    .summary("write stdin to a file if its rev is still <rev>; print the new rev")
+    .description(
+      "Write stdin, byte for byte, to a file if its rev is still <rev>, and print the file's new rev. " +
+        "<rev> 0 creates only; -1 writes whatever the file's rev. A stale rev fails with REV_MISMATCH.",
+    )
+    .argument("<path>", "the file")
+    .argument("<rev>", "its rev now: 0 creates only, -1 overwrites whatever is there", revArg)
+    .action(
+      withClient(async (client, g, path: string, rev: number) => {
+        const value = await readStdin();
+        const newRev = await client.set(path, rev, value);
+        await (g.json ? jsonLine({ path, rev: newRev }) : line(String(newRev)));
+        return 0;
+      }),
+    );
+
+  program
+    .command("del")
+    .summary("delete a file if its rev is still <rev>; print the rev it took")
+    .description(
+      "Delete a file if its rev is still <rev> (-1: whatever it is), and print the store rev the delete took. " +
+        "Deleting a file that is not there succeeds.",
+    )
+    .argument("<path>", "the file")
+    .argument("<rev>", "its rev now, or -1", revArg)
+    .action(
+      withClient(async (client, g, path: string, rev: number) => {
+        const newRev = await client.del(path, rev);
+        await (g.json ? jsonLine({ path, rev: newRev }) : line(String(newRev)));
+        return 0;
+      }),
+    );
+
+  program
+    .command("stat")
+    .summary("print a file's length and rev, or a directory's entry count")
+    .description(
+      "Print a file's length and rev (len=4 rev=12), or a directory's entry count (dir entries=3). " +
+        "A path that does not exist fails with NOENT.",
+    )
+    .argument("<path>", "the file or directory")
+    .addOption(readRev())
+    .action(
+      withClient(async (client, g, path: string, o: { rev?: number }) => {
+        const s = await client.stat(path, { rev: o.rev });
+        if (s.rev === 0) throw new DoozerError("NOENT", `${path}: no such file or directory`, { rev: 0 });
+        const dir = s.rev === -2;
+        if (g.json) {
+          await jsonLine({ path, kind: dir ? "dir" : "file", len: s.len, rev: s.rev, storeRev: s.storeRev });
+        } else {
+          await line(dir ? `dir entries=${s.len}` : `len=${s.len} rev=${s.rev}`);
+        }
+        return 0;
+      }),
+    );
+
+  program
+    .command("rev")
+    .description("print the store rev")
+    .action(
+      withClient(async (client, g) => {
+        const rev = await client.rev();
+        await (g.json ? jsonLine({ rev }) : line(String(rev)));
+        return 0;
+      }),
+    );
+
+  program
+    .command("nop")
+    .summary("decide a no-op, after every acknowledged write; print its rev")
+    .description("Decide a no-op and print its rev: every write acknowledged before it has a lower rev.")
+    .action(
+      withClient(async (client, g) => {
+        const rev = await client.nop();
+        await (g.json ? jsonLine({ rev }) : line(String(rev)));
+        return 0;
+      }),
+    );
+
+  program
+    .command("find")
+    .alias("walk")
+    .summary("print every file matching <glob>: path, rev, value")
+    .description(
+      "Print every file matching <glob>, depth-first in byte order, as 'path rev value' lines, the value " +
+        "quoted and cut short (binary values show their length). All pages are read at one rev.",
+    )
+    .argument("<glob>", "e.g. '/app/**' (* and ? stay inside one name, ** crosses /)")
+    .addOption(readRev())
+    .option("-p, --paths", "print only the paths")
+    .action(
+      withClient(async (client, g, glob: string, o: { rev?: number; paths?: boolean }) => {
+        for await (const f of client.walk(glob, { rev: o.rev, pageSize })) {
+          if (g.json) await jsonLine({ path: f.path, rev: f.rev, ...jsonValue(f.value) });
+          else await line(o.paths ? f.path : `${f.path} ${f.rev} ${preview(f.value)}`);
+        }
+        return 0;
+      }),
+    );
+
+  program
+    .command("getdir")
+    .summary("print a directory's entry names, in byte order")
+    .description(
+      "Print a directory's entry names, one a line, in byte order: all of them (page by page, at one rev), " +
+        "or one page with --offset and --limit.",
+    )
+    .argument("<path>", "the directory")
+    .addOption(readRev())
+    .addOption(new Option("--offset <n>", "print one page, from this entry").argParser(integer("an offset")))
+    .addOption(new Option("--limit <n>", "print one page of at most n entries").argParser(integer("a limit")))
+    .action(
+      withClient(async (client, g, path: string, o: { rev?: number; offset?: number; limit?: number }) => {
+        const print = async (names: string[]) => {
+          for (const name of names) {
+            await (g.json
+              ? jsonLine({ name, path: path === "/" ? `/${name}` : `${path}/${name}` })
+              : line(name));
+          }
+        };
+        if (o.offset !== undefined || o.limit !== undefined) {
+          await print((await client.getdir(path, { rev: o.rev, offset: o.offset, limit: o.limit })).entries);
+          return 0;
+        }
+        // Every page, all at the rev of the first, so the listing is one snapshot.
+        let rev = o.rev;
+        for (let offset = 0; ; offset += pageSize) {
+          const page = await client.getdir(path, { rev, offset, limit: pageSize });
+          rev ??= page.rev;
+          await print(page.entries);
+          if (page.entries.length < pageSize) return 0;
+        }
+      }),
+    );
+
+  program
+    .command("wait")
+    .summary("print the first change to a file matching <glob>")
+    .description(
+      "Wait for the first change at or after a rev to a file matching <glob>, and print it as " +
+        "'rev op path value'. Exits 1 if the timeout passes first.",
+    )
+    .argument("<glob>", "the files to wait for")
+    .addOption(
+      new Option("-r, --rev <n>", "the first rev to consider (default: the store rev + 1)").argParser(revArg),
+    )
+    .addOption(
+      new Option("--timeout <ms>", "give up (exit 1) after this long")
+        .argParser(integer("a timeout"))
+        .default(30_000),
+    )
+    .action(
+      withClient(async (client, g, glob: string, o: { rev?: number; timeout: number }) => {
+        const from = o.rev ?? (await client.rev()) + 1;
+        const event = await client.wait(glob, from, { timeoutMs: o.timeout });
+        if (!event) {
+          await write(
+            process.stderr,
+            `doozer: no change to ${glob} at or after rev ${from} within ${o.timeout} ms\n`,
+          );
+          return exitCodes.timedOut;
+        }
+        await (g.json ? jsonLine(eventJson(event)) : line(eventLine(event)));
+        return 0;
+      }),
+    );
+
+  program
+    .command("watch")
+    .summary("print every change to a file matching <glob>")
+    .description(
+      "Print every change to a file matching <glob> as 'rev op path value' lines, in rev order, none " +
+        "missed, until interrupted (Ctrl-C exits 0).",
+    )
+    .argument("<glob>", "the files to watch")
+    .addOption(
+      new Option(
+        "-r, --rev <n>",
+        "the first rev to print changes from (default: after the store rev)",
+      ).argParser(revArg),
+    )
+    .action(
+      withClient(async (client, g, glob: string, o: { rev?: number }) => {
+        // Ask for the rev even with -r: it fails fast on a dead address, where a watch would retry forever.
+        const storeRev = await client.rev();
+        const watch = client.watch(glob, { from: o.rev ?? storeRev + 1 });
+        const stop = () => watch.cancel();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+        try {
+          for await (const event of watch)
+            await (g.json ? jsonLine(eventJson(event)) : line(eventLine(event)));
+        } finally {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+        }
+        return 0;
+      }),
+    );
+
+  program
+    .command("self")
+    .summary("print the server address and the acceptors")
+    .description(
+      "Print the server address, then each acceptor: id, location, reachable, highest chosen slot.",
+    )
+    .action(
+      withClient(async (client, g) => {
+        const acceptors = await client.cluster();
+        if (g.json) {
+          await jsonLine({ url: g.addr, acceptors });
+          return 0;
+        }
+        await line(g.addr);
+        const rows = [["ID", "LOCATION", "REACHABLE", "CHOSEN"]];
+        for (const a of acceptors) {
+          rows.push([
+            a.id,
+            a.location,
+            a.reachable ? "yes" : "no",
+            a.chosen === null ? "-" : String(a.chosen),
+          ]);
+        }
+        const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+        for (const r of rows)
+          await line(
+            r
+              .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+              .join("  ")
+              .trimEnd(),
+          );
+        return 0;
+      }),
+    );
+
+  return program;
+}
+
+/** Runs the tool on `argv` (the arguments after the program name); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  // A reader that went away (`doozer find /** | head`) is not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(exitCodes.ok);
+  });
+  const state: State = { code: exitCodes.ok };
+  const program = buildProgram(state);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return state.code;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? exitCodes.ok : exitCodes.usage;
+    if (error instanceof DoozerError) {
+      const addr = (program.opts() as Globals).addr ?? defaultAddr;
+      await write(process.stderr, `${describeError(error, addr)}\n`);
+      return exitCodes.store;
+    }
+    await write(process.stderr, `doozer: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    return exitCodes.bug;
+  } finally {
+    state.client?.close();
+  }
+}
+
+/** Runs main and exits with its code: for bin/doozer.mjs, and for `node dist/doozer.mjs`. */
+export async function run(argv: string[] = process.argv.slice(2)): Promise<never> {
+  process.exit(await main(argv));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run();
