@@ -3,6 +3,8 @@ import type { ClusterVars } from "../core/cluster-config";
 
 export interface Env extends ClusterVars {
   ACCEPTOR: DurableObjectNamespace<AcceptorObject>;
+  /** The viewer's files (dist/viewer), served at /. */
+  ASSETS?: Fetcher;
   /** Read and write token; unset leaves the store open (local development). */
   DOOZER_RWSECRET?: string;
   /** Read-only token; unset means reads need the read-write token. */

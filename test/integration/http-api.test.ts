@@ -1008,8 +1008,16 @@ describe("GET /v1/cluster", () => {
 // --- Routes and methods ---
 
 describe("routes and methods", () => {
+  it("GET / serves the web viewer", async () => {
+    const response = await api("/");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toContain("text/html");
+    expect(await response.text()).toContain('<script type="module" src="/app.js">');
+  });
+
   it.each([
-    ["GET", "/"],
+    ["POST", "/"],
+    ["GET", "/nothing"],
     ["GET", "/v2/rev"],
     ["GET", "/v1"],
     ["GET", "/v1/"],
