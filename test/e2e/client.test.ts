@@ -15,22 +15,14 @@ import {
   TooLateError,
 } from "../../client/index";
 import type { WebSocketTransport } from "../../client/websocket-transport";
-import { type LocalCluster, startLocalCluster } from "./local-cluster";
+import { useLocalCluster } from "./local-cluster";
 
-let cluster: LocalCluster;
-
-beforeAll(async () => {
-  cluster = await startLocalCluster();
-}, 90_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const localCluster = useLocalCluster();
 
 const transports: Record<string, () => Client> = {
-  websocket: () => connect(cluster.url, { transport: "websocket" }),
-  http: () => connect(cluster.url),
-  binding: () => connect({ fetch: (request) => fetch(rebase(request, cluster.url)) }),
+  websocket: () => connect(localCluster().url, { transport: "websocket" }),
+  http: () => connect(localCluster().url),
+  binding: () => connect({ fetch: (request) => fetch(rebase(request, localCluster().url)) }),
 };
 
 /** A request to the binding's placeholder host, sent to the local cluster instead. */
@@ -163,7 +155,7 @@ describe.each(Object.keys(transports))("the client over %s", (name) => {
 describe("a watch across dropped connections", () => {
   it("sees exactly the store's history for its glob: 1,000 writes by 4 writers, the socket dropped over and over", async () => {
     const dir = fresh("gapless");
-    const watcher = connect(cluster.url, { transport: "websocket" });
+    const watcher = connect(localCluster().url, { transport: "websocket" });
     const from = (await watcher.rev()) + 1;
     const watch = watcher.watch(`${dir}/**`, { from });
     const transport = watcher.transport as WebSocketTransport;
@@ -177,7 +169,7 @@ describe("a watch across dropped connections", () => {
       }
       return drops;
     })();
-    const writers = Array.from({ length: 4 }, () => connect(cluster.url));
+    const writers = Array.from({ length: 4 }, () => connect(localCluster().url));
     const acknowledged: [number, string, string][] = [];
     await Promise.all(
       writers.map(async (w, i) => {
@@ -208,12 +200,14 @@ describe("a watch across dropped connections", () => {
     const client = connect(
       {
         fetch: (request) =>
-          partitioned.on ? Promise.reject(new Error("partitioned")) : fetch(rebase(request, cluster.url)),
+          partitioned.on
+            ? Promise.reject(new Error("partitioned"))
+            : fetch(rebase(request, localCluster().url)),
       },
       { attempts: 1 },
     );
     // Over one WebSocket, the flood of nops below rides in large batches.
-    const writer = connect(cluster.url, { transport: "websocket" });
+    const writer = connect(localCluster().url, { transport: "websocket" });
     const first = await writer.set(`${dir}/a`, 0, "1");
     const watch = client.watch(`${dir}/*`, { from: first });
     const events = watch[Symbol.asyncIterator]();
@@ -234,7 +228,7 @@ describe("a watch across dropped connections", () => {
 
 describe("safe retries", () => {
   it("a write whose request or answer is lost, retried, applies exactly once (any drop points)", async () => {
-    const writer = connect(cluster.url);
+    const writer = connect(localCluster().url);
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.constantFrom("request", "answer"), { minLength: 0, maxLength: 3 }),
@@ -245,7 +239,7 @@ describe("safe retries", () => {
               fetch: async (request) => {
                 const drop = plan.shift();
                 if (drop === "request") throw new Error("request lost");
-                const response = await fetch(rebase(request, cluster.url));
+                const response = await fetch(rebase(request, localCluster().url));
                 if (drop === "answer") {
                   await response.body?.cancel();
                   throw new Error("answer lost");
@@ -269,8 +263,8 @@ describe("safe retries", () => {
   }, 120_000);
 
   it("a write in flight when the socket drops is sent again on the new socket and applies once", async () => {
-    const client = connect(cluster.url, { transport: "websocket" });
-    const writer = connect(cluster.url);
+    const client = connect(localCluster().url, { transport: "websocket" });
+    const writer = connect(localCluster().url);
     await client.rev();
     const transport = client.transport as WebSocketTransport;
     for (let i = 0; i < 20; i++) {
@@ -287,7 +281,7 @@ describe("safe retries", () => {
   }, 120_000);
 
   it("a closed client fails its calls with ConnectionError", async () => {
-    const client = connect(cluster.url, { transport: "websocket" });
+    const client = connect(localCluster().url, { transport: "websocket" });
     client.close();
     await expect(client.rev()).rejects.toBeInstanceOf(ConnectionError);
   });

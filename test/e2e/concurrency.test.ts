@@ -1,21 +1,13 @@
 // Separate HTTP requests into one local cluster (wrangler dev): the requests
 // share an isolate, its proposer and its batches, as they do when deployed.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalCluster, startLocalCluster } from "./local-cluster";
+import { describe, expect, it } from "vitest";
+import { useLocalCluster } from "./local-cluster";
 
-let cluster: LocalCluster;
-
-beforeAll(async () => {
-  cluster = await startLocalCluster();
-}, 90_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const localCluster = useLocalCluster();
 
 async function rev(): Promise<number> {
-  return ((await (await fetch(`${cluster.url}/v1/rev`)).json()) as { rev: number }).rev;
+  return ((await (await fetch(`${localCluster().url}/v1/rev`)).json()) as { rev: number }).rev;
 }
 
 describe("concurrent requests into one Worker", () => {
@@ -23,7 +15,7 @@ describe("concurrent requests into one Worker", () => {
     const before = await rev();
     const responses = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        fetch(`${cluster.url}/v1/files/e2e/many/f${i}?rev=0`, { method: "PUT", body: `v${i}` }),
+        fetch(`${localCluster().url}/v1/files/e2e/many/f${i}?rev=0`, { method: "PUT", body: `v${i}` }),
       ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(100).fill(200));
@@ -37,7 +29,7 @@ describe("concurrent requests into one Worker", () => {
   it("of 50 writers creating one file at once, exactly one wins", async () => {
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        fetch(`${cluster.url}/v1/files/e2e/race?rev=0`, { method: "PUT", body: `w${i}` }),
+        fetch(`${localCluster().url}/v1/files/e2e/race?rev=0`, { method: "PUT", body: `w${i}` }),
       ),
     );
     const statuses = responses.map((r) => r.status);
@@ -49,7 +41,7 @@ describe("concurrent requests into one Worker", () => {
   it("a retried write with the same Doozer-Request-Id applies once, even when both are in flight", async () => {
     const before = await rev();
     const send = () =>
-      fetch(`${cluster.url}/v1/files/e2e/retry?rev=-1`, {
+      fetch(`${localCluster().url}/v1/files/e2e/retry?rev=-1`, {
         method: "PUT",
         body: "once",
         headers: { "Doozer-Request-Id": "e2e-retry-1" },

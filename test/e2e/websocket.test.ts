@@ -1,17 +1,9 @@
 // The WebSocket protocol (SPEC §3) frame by frame, against the local cluster.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalCluster, startLocalCluster } from "./local-cluster";
+import { describe, expect, it } from "vitest";
+import { useLocalCluster } from "./local-cluster";
 
-let cluster: LocalCluster;
-
-beforeAll(async () => {
-  cluster = await startLocalCluster();
-}, 90_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const localCluster = useLocalCluster();
 
 type Frame = Record<string, unknown>;
 
@@ -21,7 +13,7 @@ async function open(): Promise<{
   frames: Frame[];
   next(match: (f: Frame) => boolean): Promise<Frame>;
 }> {
-  const ws = new WebSocket(`${cluster.url.replace("http", "ws")}/v1/ws`);
+  const ws = new WebSocket(`${localCluster().url.replace("http", "ws")}/v1/ws`);
   const frames: Frame[] = [];
   const waiters: [(f: Frame) => boolean, (f: Frame) => void][] = [];
   ws.addEventListener("message", (event) => {
@@ -152,7 +144,7 @@ describe("the WebSocket protocol", () => {
   }, 60_000);
 
   it("refuses a plain GET on /v1/ws", async () => {
-    const response = await fetch(`${cluster.url}/v1/ws`);
+    const response = await fetch(`${localCluster().url}/v1/ws`);
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: Frame }).error.code).toBe("BAD_REQUEST");
   });
