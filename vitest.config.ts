@@ -25,6 +25,18 @@ export default defineConfig({
         test: { name: "workers", include: ["test/integration/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
+        // The whole cluster with both secrets set, as an authenticated deployment runs.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { DOOZER_RWSECRET: "rw-secret-for-tests", DOOZER_ROSECRET: "ro-secret-for-tests" },
+            },
+          }),
+        ],
+        test: { name: "auth", include: ["test/auth/**/*.test.ts"], testTimeout: 30_000 },
+      },
+      {
         // The local cluster as `npm start` runs it (wrangler dev), driven over real HTTP.
         test: {
           name: "e2e",
