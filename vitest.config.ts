@@ -47,6 +47,16 @@ export default defineConfig({
         },
       },
       {
+        // The web viewer in headless Chromium (Debian's, driven by playwright-core) against wrangler dev.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml", environment: "production" } })],
         test: { name: "production", include: ["test/production/**/*.test.ts"], testTimeout: 30_000 },
       },

@@ -167,7 +167,12 @@ export class HttpTransport implements Transport {
     let response: Response;
     try {
       response = await this.fetch(
-        new Request(url, { method, headers, body: payload, signal: this.aborter.signal }),
+        new Request(url, {
+          method,
+          headers,
+          body: payload as BodyInit | undefined,
+          signal: this.aborter.signal,
+        }),
       );
     } catch (error) {
       // fetch says "fetch failed" and keeps the reason (ECONNREFUSED, say) in `cause`.

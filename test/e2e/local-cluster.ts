@@ -51,8 +51,17 @@ export async function startLocalCluster(
     {
       env: { ...process.env, X_LOCAL_OBSERVABILITY: "false", X_LOCAL_EXPLORER: "false", CI: "1" },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so that stopping it stops wrangler's children (workerd) too.
+      detached: true,
     },
   );
+  const kill = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
   let log = "";
   child.stdout?.on("data", (chunk) => {
     log += chunk;
@@ -65,12 +74,14 @@ export async function startLocalCluster(
   for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
     try {
-      if ((await fetch(`${url}/v1/rev`)).status === 200) break;
+      // Up when the API answers at all: a cluster with DOOZER_RWSECRET set answers 401 here.
+      const status = (await fetch(`${url}/v1/rev`)).status;
+      if (status === 200 || status === 401) break;
     } catch {
       // Not listening yet.
     }
     if (Date.now() - started > 60_000) {
-      child.kill("SIGKILL");
+      kill("SIGKILL");
       throw new Error(`wrangler dev did not answer within 60 s:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -78,9 +89,11 @@ export async function startLocalCluster(
   return {
     url,
     async stop() {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      const exited = new Promise((resolve) =>
+        child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve),
+      );
+      kill("SIGTERM");
+      const timer = setTimeout(() => kill("SIGKILL"), 5_000);
       await exited;
       clearTimeout(timer);
       if (!persistTo) rmSync(state, { recursive: true, force: true });
