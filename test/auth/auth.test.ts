@@ -76,7 +76,9 @@ describe("WebSocket", () => {
     if (!s.ask) throw new Error(`upgrade failed: ${s.status}`);
     expect(await s.ask({ verb: "REV" })).toMatchObject({ error: { code: "UNAUTHORIZED" } });
     expect(await s.ask({ verb: "WATCH", glob: "/**" })).toMatchObject({ error: { code: "UNAUTHORIZED" } });
-    expect(await s.ask({ verb: "ACCESS", token: "wrong" })).toMatchObject({ error: { code: "UNAUTHORIZED" } });
+    expect(await s.ask({ verb: "ACCESS", token: "wrong" })).toMatchObject({
+      error: { code: "UNAUTHORIZED" },
+    });
     expect(await s.ask({ verb: "REV" })).toMatchObject({ error: { code: "UNAUTHORIZED" } });
     expect(await s.ask({ verb: "ACCESS", token: rw })).not.toHaveProperty("error");
     expect(await s.ask({ verb: "SET", path: "/auth/w", rev: -1, value: "x" })).not.toHaveProperty("error");
@@ -88,7 +90,9 @@ describe("WebSocket", () => {
       if (!s.ask) throw new Error(`upgrade failed: ${s.status}`);
       expect(await s.ask({ verb: "REV" })).toHaveProperty("rev");
       expect(await s.ask({ verb: "WATCH", glob: "/auth/**" })).toMatchObject({ watching: true });
-      expect(await s.ask({ verb: "WAIT", glob: "/auth/**", rev: 0, timeout: 10 })).not.toHaveProperty("error");
+      expect(await s.ask({ verb: "WAIT", glob: "/auth/**", rev: 0, timeout: 10 })).not.toHaveProperty(
+        "error",
+      );
       for (const frame of [
         { verb: "SET", path: "/auth/ro", rev: -1, value: "x" },
         { verb: "DEL", path: "/auth/ro", rev: -1 },
@@ -105,7 +109,9 @@ describe("the service-binding entrypoint", () => {
   it("is trusted: a bound Worker reads and writes without a token", async () => {
     const ctx = createExecutionContext();
     const service = new DoozerService(ctx, env as unknown as Env);
-    const put = await service.fetch(new Request(`${base}/v1/files/auth/bound?rev=-1`, { method: "PUT", body: "b" }));
+    const put = await service.fetch(
+      new Request(`${base}/v1/files/auth/bound?rev=-1`, { method: "PUT", body: "b" }),
+    );
     expect(put.status).toBe(200);
     const get = await service.fetch(new Request(`${base}/v1/files/auth/bound`));
     expect(new TextDecoder().decode(await get.arrayBuffer())).toBe("b");

@@ -29,13 +29,20 @@ async function stop(cluster: LocalCluster): Promise<void> {
 }
 
 async function fault(url: string, acceptor: string, mode: string): Promise<void> {
-  const response = await fetch(`${url}/v1/faults`, { method: "POST", body: JSON.stringify({ acceptor, mode }) });
+  const response = await fetch(`${url}/v1/faults`, {
+    method: "POST",
+    body: JSON.stringify({ acceptor, mode }),
+  });
   expect(response.status).toBe(200);
   await response.body?.cancel();
 }
 
 /** Writes `count` files under `dir` and returns what each acknowledged write said. */
-async function writeMany(url: string, dir: string, count: number): Promise<Map<string, { rev: number; value: string }>> {
+async function writeMany(
+  url: string,
+  dir: string,
+  count: number,
+): Promise<Map<string, { rev: number; value: string }>> {
   const client = connect(url);
   const written = new Map<string, { rev: number; value: string }>();
   for (let i = 0; i < count; i++) {
