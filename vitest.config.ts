@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: "core",
-          include: ["test/core/**/*.test.ts", "test/sim/**/*.test.ts"],
+          include: ["test/core/**/*.test.ts", "test/sim/**/*.test.ts", "test/lin/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -38,6 +38,8 @@ import { SqliteStorage } from "./sqlite-storage";
 
 /** How long a dropped message keeps its caller waiting: longer than any RPC timeout, so the caller sees a loss. */
 const lossDelayMs = 2_000;
+/** How often a replica with watchers asks its peers whether it missed a slot. */
+const followEveryMs = 1_000;
 /** Rounds over all peers that one catch-up may take before it waits for the next trigger. */
 const catchUpRounds = 3;
 
@@ -73,8 +75,10 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
         },
         fault: () => this.fault,
         reachSlot: (slot, waitMs) => this.reachSlot(slot, waitMs),
+        watchStarted: () => void this.followSoon(),
       });
       this.sockets.restore();
+      if (this.sockets.watching) await this.followSoon();
     });
   }
 
@@ -210,6 +214,38 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
     this.storage.setMeta("fault", JSON.stringify(setting));
     if (setting.mode === "down") this.sockets.closeAll("acceptor down (fault switch)");
     return setting;
+  }
+
+  /**
+   * While watches run here, check the peers every second for slots this replica
+   * has not learnt: a commit it missed (it was down, or the message was lost)
+   * would otherwise hold its watchers' events back until the next write.
+   */
+  override async alarm(): Promise<void> {
+    if (!this.sockets.watching) return;
+    if (this.fault.mode !== "down") {
+      const peers = this.config.acceptors.map((a) => a.name).filter((n) => n !== this.name);
+      const known = await Promise.all(
+        peers.map((peer) => {
+          const stub = this.env.ACCEPTOR.getByName(peer) as unknown as AcceptorRpc;
+          return withTimeout(stub.status(), this.config.rpcTimeoutMs).then(
+            (s) => ("unavailable" in s ? 0 : s.chosenThrough),
+            () => 0,
+          );
+        }),
+      );
+      const ahead = Math.max(0, ...known);
+      if (ahead > this.replica.chosenThrough) {
+        this.replica.expect(ahead);
+        void this.catchUp();
+      }
+    }
+    if (this.sockets.watching) await this.ctx.storage.setAlarm(Date.now() + followEveryMs);
+  }
+
+  private async followSoon(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null)
+      await this.ctx.storage.setAlarm(Date.now() + followEveryMs);
   }
 
   // ---- Adapter internals ----

@@ -51,6 +51,8 @@ export interface SocketHost {
   fault(): Fault;
   /** Waits (up to `waitMs`) until the replica has applied `slot`, fetching the gap from peers meanwhile. */
   reachSlot(slot: number, waitMs: number): Promise<boolean>;
+  /** A watch started: the host follows its peers from now on, so that no event waits for the next write. */
+  watchStarted(): void;
 }
 
 const catchUpMs = 500;
@@ -64,6 +66,12 @@ export class ClientSockets {
     host.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS watches (
       socket TEXT NOT NULL, watch TEXT NOT NULL, glob TEXT NOT NULL, from_rev INTEGER NOT NULL, base64 INTEGER NOT NULL,
       PRIMARY KEY (socket, watch))`);
+  }
+
+  /** Whether any watch is running here (the object then keeps following its peers). */
+  get watching(): boolean {
+    for (const perSocket of this.watches.values()) if (perSocket.size > 0) return true;
+    return false;
   }
 
   /** Takes back the watches of the sockets that survived hibernation; forgets those of closed ones. */
@@ -269,6 +277,7 @@ export class ClientSockets {
       base64 ? 1 : 0,
     );
     send(ws, { id: frame.id, watching: true });
+    this.host.watchStarted();
     for (const event of store.eventsFrom(Math.min(from, store.rev + 1))) this.offer(watch, event);
     watch.nextRev = Math.max(watch.nextRev, store.rev + 1);
   }

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Client, connect } from "../../client/index";
-import { type LocalCluster, startLocalCluster, useLocalCluster } from "../e2e/local-cluster";
+import { type LocalCluster, startLocalCluster } from "../e2e/local-cluster";
+import { useLocalCluster } from "../e2e/use-local-cluster";
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const root = fileURLToPath(new URL("../../", import.meta.url));

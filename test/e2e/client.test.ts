@@ -15,7 +15,7 @@ import {
   TooLateError,
 } from "../../client/index";
 import type { WebSocketTransport } from "../../client/websocket-transport";
-import { useLocalCluster } from "./local-cluster";
+import { useLocalCluster } from "./use-local-cluster";
 
 const localCluster = useLocalCluster();
 

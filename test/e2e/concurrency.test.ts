@@ -2,7 +2,7 @@
 // share an isolate, its proposer and its batches, as they do when deployed.
 
 import { describe, expect, it } from "vitest";
-import { useLocalCluster } from "./local-cluster";
+import { useLocalCluster } from "./use-local-cluster";
 
 const localCluster = useLocalCluster();
 

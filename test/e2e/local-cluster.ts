@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
 
 export interface LocalCluster {
   url: string;
@@ -98,23 +97,5 @@ export async function startLocalCluster(
       clearTimeout(timer);
       if (!persistTo) rmSync(state, { recursive: true, force: true });
     },
-  };
-}
-
-/**
- * Starts a local cluster before the file's tests and stops it after them;
- * returns a getter for it (the cluster exists only once beforeAll has run).
- */
-export function useLocalCluster(vars: Record<string, string> = {}): () => LocalCluster {
-  let cluster: LocalCluster | undefined;
-  beforeAll(async () => {
-    cluster = await startLocalCluster(vars);
-  }, 90_000);
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-  return () => {
-    if (!cluster) throw new Error("the local cluster is not started yet");
-    return cluster;
   };
 }

@@ -1,7 +1,7 @@
 // The WebSocket protocol (SPEC §3) frame by frame, against the local cluster.
 
 import { describe, expect, it } from "vitest";
-import { useLocalCluster } from "./local-cluster";
+import { useLocalCluster } from "./use-local-cluster";
 
 const localCluster = useLocalCluster();
 

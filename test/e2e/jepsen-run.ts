@@ -1,0 +1,64 @@
+// The long Jepsen-style run: `npm run jepsen -- [--seeds 5] [--from 1] [--seconds 60]`.
+// Starts its own local cluster, runs one nemesis schedule per seed, checks each
+// history, and prints the figures docs/RELIABILITY.md reports. Exits 1 on any
+// anomaly, printing the seed to replay (JEPSEN_SEED=N with the short test, or
+// --from N --seeds 1 here).
+
+import { parseArgs } from "node:util";
+import { runJepsen } from "./jepsen";
+import { startLocalCluster } from "./local-cluster";
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: "string", default: "5" },
+    from: { type: "string", default: "1" },
+    seconds: { type: "string", default: "60" },
+    clients: { type: "string", default: "6" },
+  },
+});
+
+const cluster = await startLocalCluster();
+const started = Date.now();
+const totals = {
+  histories: 0,
+  operations: 0,
+  ok: 0,
+  unknown: 0,
+  failed: 0,
+  faults: 0,
+  watchEvents: 0,
+  anomalies: 0,
+};
+try {
+  for (let seed = Number(values.from); seed < Number(values.from) + Number(values.seeds); seed++) {
+    const report = await runJepsen({
+      url: cluster.url,
+      seed,
+      durationMs: Number(values.seconds) * 1000,
+      clients: Number(values.clients),
+      keys: 4,
+      nemesisEveryMs: 700,
+      watchers: 3,
+    });
+    totals.histories++;
+    totals.operations += report.operations;
+    totals.ok += report.ok;
+    totals.unknown += report.unknown;
+    totals.failed += report.failed;
+    totals.faults += report.faults;
+    totals.watchEvents += report.watchEvents;
+    const anomaly = report.linearizable === false || !report.watchersMatched;
+    if (anomaly) totals.anomalies++;
+    console.log(
+      `seed ${seed}: ${report.operations} ops (${report.ok} ok, ${report.unknown} unknown, ${report.failed} failed), ${report.faults} faults, ${report.watchEvents} watch events: ${report.verdict}${report.watchMismatch ? `; watch: ${report.watchMismatch}` : ""}`,
+    );
+  }
+} finally {
+  await cluster.stop();
+}
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+console.log(`\n${JSON.stringify({ ...totals, minutes })}`);
+console.log(
+  `| histories | operations | ok | unknown | failed | faults injected | watch events | anomalies | minutes |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n| ${totals.histories} | ${totals.operations} | ${totals.ok} | ${totals.unknown} | ${totals.failed} | ${totals.faults} | ${totals.watchEvents} | ${totals.anomalies} | ${minutes} |`,
+);
+process.exit(totals.anomalies > 0 ? 1 : 0);
