@@ -342,9 +342,12 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
         try {
           const stub = this.env.ACCEPTOR.getByName(peer) as unknown as AcceptorRpc;
           const reply = await withTimeout(stub.fetchChosen(missing), this.config.rpcTimeoutMs);
-          if ("unavailable" in reply) continue;
-          this.replica.learn(reply.entries);
-          this.afterLearning();
+          // A peer that is down answers at once: it counts as a fruitless ask, or with all
+          // peers down this loop would spin.
+          if (!("unavailable" in reply)) {
+            this.replica.learn(reply.entries);
+            this.afterLearning();
+          }
         } catch {
           // An unreachable peer: ask the next one.
         }

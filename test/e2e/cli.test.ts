@@ -41,8 +41,9 @@ interface Result {
 
 /** Starts `doozer ...args` against the cluster; it is killed if still running at the end. */
 function start(args: string[], env: Record<string, string> = {}): ChildProcess {
-  const environment: NodeJS.ProcessEnv = { ...process.env, DOOZER_URL: cluster.url, ...env };
-  delete environment.DOOZER_TOKEN;
+  // No token from the environment running the tests: only the one a test gives.
+  const { DOOZER_TOKEN: _inherited, ...inherited } = process.env;
+  const environment: NodeJS.ProcessEnv = { ...inherited, DOOZER_URL: cluster.url, ...env };
   const child = spawn(process.execPath, [launcher, ...args], {
     env: environment,
     stdio: ["pipe", "pipe", "pipe"],
@@ -414,4 +415,30 @@ describe("usage and errors", () => {
       expect(Date.now() - started).toBeLessThan(5_000);
     }
   });
+});
+
+describe("doozer with tokens", () => {
+  const rw = "cli-rw-secret";
+  const ro = "cli-ro-secret";
+  let secured: LocalCluster;
+
+  beforeAll(async () => {
+    secured = await startLocalCluster({ DOOZER_RWSECRET: rw, DOOZER_ROSECRET: ro });
+  }, 120_000);
+
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  it("passes DOOZER_TOKEN: none is UNAUTHORIZED, read-only reads but gets READONLY on writes, read-write writes", async () => {
+    const at = (token?: string) => ({ DOOZER_URL: secured.url, ...(token ? { DOOZER_TOKEN: token } : {}) });
+    const none = await doozer(["rev"], { env: at() });
+    expect([none.code, none.err]).toEqual([2, expect.stringContaining("UNAUTHORIZED")]);
+    const wrote = await doozer(["set", "/cli/auth", "0"], { input: "x", env: at(rw) });
+    expect([wrote.code, wrote.err]).toEqual([0, ""]);
+    const read = await doozer(["get", "/cli/auth"], { env: at(ro) });
+    expect([read.code, read.out]).toEqual([0, "x"]);
+    const refused = await doozer(["set", "/cli/auth", "-1"], { input: "y", env: at(ro) });
+    expect([refused.code, refused.err]).toEqual([2, expect.stringContaining("READONLY")]);
+  }, 60_000);
 });

@@ -17,7 +17,8 @@ const { values } = parseArgs({
   },
 });
 
-const cluster = await startLocalCluster();
+// A history window long enough for the whole run, so the committed history can be read back at its end.
+const cluster = await startLocalCluster({ DOOZER_HISTORY_REVS: "1000000" });
 const started = Date.now();
 const totals = {
   histories: 0,

@@ -74,6 +74,20 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
       if (Date.now() >= deadline) break;
       const acceptor = random.pick(acceptors);
       const roll = random.next();
+      if (roll < 0.04) {
+        // A majority cut off for longer than the write timeout: writes answer NO_QUORUM and
+        // their outcome is unknown until the history says.
+        const majority = [...acceptors].sort(() => random.next() - 0.5).slice(0, 3);
+        log(`nemesis: majority down ${majority.join(" ")}`);
+        for (const a of majority)
+          await post(url, "/v1/faults", { acceptor: a, mode: "down" }).catch(() => undefined);
+        faults += 3;
+        await sleep(5_000);
+        for (const a of majority)
+          await post(url, "/v1/faults", { acceptor: a, mode: "ok" }).catch(() => undefined);
+        for (const a of majority) down.delete(a);
+        continue;
+      }
       // Mostly a minority faulty, so that work gets done; now and then a majority, for NO_QUORUM.
       const action =
         roll < 0.3
@@ -169,6 +183,8 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
   for (let next = startRev.rev + 1; next <= endRev; ) {
     const answer = await request(url, "GET", `/v1/wait?glob=${run}/**&rev=${next}&timeout=1000`);
     if (answer.status === 204) break;
+    if (answer.status !== 200)
+      throw new Error(`reading the committed history: WAIT answered ${answer.status} ${answer.text}`);
     const e = JSON.parse(answer.text) as { path: string; rev: number; value: string; op: string };
     if (e.rev > endRev) break;
     truth.push(`${e.rev} ${e.op} ${e.path} ${e.value}`);
