@@ -58,13 +58,20 @@ export interface WalkedFile {
   value: Value;
 }
 
+/** One acceptor as GET /v1/cluster describes it; null where it did not answer. */
 export interface ClusterMember {
   id: string;
+  /** Its location hint. */
   location: string;
   reachable: boolean;
+  /** The promised ballot, "<round>.<proposer id>". */
   promised: string | null;
+  /** The highest slot it accepted. */
   accepted: number | null;
+  /** The slot through which it has applied the log. */
   chosen: number | null;
+  /** Its store rev. */
+  rev: number | null;
 }
 
 /**

@@ -4,6 +4,7 @@
 // whether a majority is there to decide writes. It polls GET /v1/cluster every
 // second, so an acceptor taken down turns red within about that long.
 
+import type { ClusterMember } from "../client/index";
 import { byId, h } from "./dom";
 import { count } from "./format";
 import { regions, WorldMap } from "./world-map";
@@ -12,16 +13,8 @@ const pollMs = 1_000;
 /** A poll that takes longer than this counts as a failure (the Worker bounds each acceptor's answer by 1 s). */
 const pollTimeoutMs = 4_000;
 
-export interface AcceptorStatus {
-  id: string;
-  location: string;
-  reachable: boolean;
-  /** The promised ballot, "<round>.<proposer id>". */
-  promised: string | null;
-  accepted: number | null;
-  chosen: number | null;
-  rev: number | null;
-}
+/** One acceptor as GET /v1/cluster describes it. */
+export type AcceptorStatus = ClusterMember;
 
 export interface ClusterHandlers {
   polled(acceptors: AcceptorStatus[]): void;
