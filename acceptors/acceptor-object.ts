@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
 import { DoozerError } from "../core/errors";
-import type { MutationOutcome } from "../core/mutation";
+import type { Mutation, MutationOutcome } from "../core/mutation";
 import type {
   Accept,
   Accepted,
@@ -18,6 +18,7 @@ import type {
   Promised,
   Rejected,
 } from "../core/paxos/messages";
+import type { ProposerStats } from "../core/paxos/proposer";
 import {
   executeRead,
   type ReadReply,
@@ -31,7 +32,7 @@ import { Replica } from "../core/replica";
 import type { Env } from "../worker/env";
 import { newRuntime, type Runtime } from "../worker/runtime";
 import { sleep, withTimeout } from "../worker/timing";
-import type { AcceptorRpc, AcceptorStatus, Unavailable } from "./acceptor-rpc";
+import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "./acceptor-rpc";
 import { ClientSockets } from "./client-sockets";
 import { type Fault, type FaultSetting, healthy, parseStoredFault } from "./fault";
 import { SqliteStorage } from "./sqlite-storage";
@@ -69,10 +70,7 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
         ctx,
         env,
         store: () => this.replica.store,
-        runtime: () => {
-          this.ownRuntime ??= newRuntime(this.env);
-          return this.ownRuntime;
-        },
+        runtime: () => this.runtime(),
         fault: () => this.fault,
         reachSlot: (slot, waitMs) => this.reachSlot(slot, waitMs),
         watchStarted: () => void this.followSoon(),
@@ -145,6 +143,22 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
       storageWrites: this.storage.writes,
       ...this.replica.status(),
     }));
+  }
+
+  // ---- Writes proposed here (the "leader" route) ----
+
+  async propose(mutation: Mutation): Promise<ProposeReply | Unavailable> {
+    return this.guard(async () => {
+      try {
+        return { outcome: await this.runtime().proposer.write(mutation, this.ctx) };
+      } catch (error) {
+        return { error: toErrorValue(error) };
+      }
+    });
+  }
+
+  async proposerStats(): Promise<ProposerStats> {
+    return this.runtime().proposer.stats;
   }
 
   // ---- Reads ----
@@ -249,6 +263,12 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
   }
 
   // ---- Adapter internals ----
+
+  /** A proposer and reader of this object's own, for socket requests and leader-route writes. */
+  private runtime(): Runtime {
+    this.ownRuntime ??= newRuntime(this.env, this.name);
+    return this.ownRuntime;
+  }
 
   /**
    * Applies the fault switch to one request and its answer, as if the network to

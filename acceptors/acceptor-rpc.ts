@@ -1,6 +1,6 @@
 // The acceptor Durable Object's RPC surface: what the Worker and peer acceptors call.
 
-import type { MutationOutcome } from "../core/mutation";
+import type { Mutation, MutationOutcome } from "../core/mutation";
 import type {
   Accept,
   Accepted,
@@ -12,7 +12,8 @@ import type {
   Promised,
   Rejected,
 } from "../core/paxos/messages";
-import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
+import type { ProposerStats } from "../core/paxos/proposer";
+import type { ErrorValue, ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { ReplicaStatus } from "../core/replica";
 import type { Fault, FaultSetting } from "./fault";
 
@@ -27,7 +28,14 @@ export interface Unavailable {
   unavailable: string;
 }
 
+/** A write proposed by an acceptor on the Worker's behalf: its outcome, or why it has none. */
+export type ProposeReply = { outcome: MutationOutcome } | { error: ErrorValue };
+
 export interface AcceptorRpc {
+  /** Proposes one mutation with this acceptor's own proposer (the "leader" write route). */
+  propose(mutation: Mutation): Promise<ProposeReply | Unavailable>;
+  /** This acceptor's proposer's counters (benchmarks). */
+  proposerStats(): Promise<ProposerStats>;
   prepare(message: Prepare): Promise<Promised | Rejected | Unavailable>;
   accept(message: Accept): Promise<Accepted | Rejected | Unavailable>;
   commit(message: Commit): Promise<Committed<MutationOutcome> | Unavailable>;

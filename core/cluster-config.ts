@@ -18,6 +18,14 @@ export interface ClusterConfig {
   rpcTimeoutMs: number;
   /** An unanswered Paxos message is sent again after this long. */
   retryMs: number;
+  /**
+   * Who proposes a write that comes over HTTP: "worker", the isolate that took
+   * the request; or "leader", the acceptor named by `leader`, which proposes
+   * with its own vote at hand and applies the outcome in place (one quorum
+   * round trip per write), falling back to the isolate when it is unreachable.
+   */
+  writeRoute: "worker" | "leader";
+  leader: string;
 }
 
 export interface ClusterVars {
@@ -27,6 +35,8 @@ export interface ClusterVars {
   DOOZER_FAULTS?: string;
   DOOZER_WRITE_TIMEOUT_MS?: string;
   DOOZER_RPC_TIMEOUT_MS?: string;
+  DOOZER_WRITE_ROUTE?: string;
+  DOOZER_LEADER?: string;
 }
 
 export const defaultLocations = ["wnam", "enam", "weur", "apac", "oc"];
@@ -52,6 +62,8 @@ export function parseClusterConfig(vars: ClusterVars): ClusterConfig {
     writeTimeoutMs: positiveInteger(vars.DOOZER_WRITE_TIMEOUT_MS, 4000, "DOOZER_WRITE_TIMEOUT_MS"),
     rpcTimeoutMs: positiveInteger(vars.DOOZER_RPC_TIMEOUT_MS, 1000, "DOOZER_RPC_TIMEOUT_MS"),
     retryMs: 400,
+    writeRoute: writeRoute(vars.DOOZER_WRITE_ROUTE),
+    leader: leaderName(vars.DOOZER_LEADER, acceptors),
   };
 }
 
@@ -61,4 +73,17 @@ function positiveInteger(text: string | undefined, fallback: number, name: strin
   if (!Number.isSafeInteger(value) || value <= 0)
     throw new Error(`${name} must be a positive integer, not "${text}"`);
   return value;
+}
+
+function writeRoute(text: string | undefined): ClusterConfig["writeRoute"] {
+  if (text === undefined || text === "" || text === "worker") return "worker";
+  if (text === "leader") return "leader";
+  throw new Error(`DOOZER_WRITE_ROUTE must be worker or leader, not "${text}"`);
+}
+
+/** The default leader is acceptor-1: with the default hints (enam) its quorum round trip is the shortest. */
+function leaderName(text: string | undefined, acceptors: AcceptorConfig[]): string {
+  const name = text || (acceptors[1] ?? acceptors[0])?.name || "acceptor-0";
+  if (!acceptors.some((a) => a.name === name)) throw new Error(`DOOZER_LEADER names no acceptor: "${name}"`);
+  return name;
 }

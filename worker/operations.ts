@@ -11,7 +11,6 @@ import type { Mutation, MutationOutcome } from "../core/mutation";
 import { validatePath } from "../core/path";
 import type { ReadQuery, ReadResult } from "../core/reads";
 import type { StoreEvent } from "../core/store";
-import type { ProposerDriver } from "./proposer-driver";
 import type { Reader } from "./reads";
 
 type Raw = string | number | boolean | null | undefined;
@@ -40,7 +39,8 @@ export interface FileAnswer {
 export class Operations {
   constructor(
     private readonly reader: Reader,
-    private readonly proposer: ProposerDriver,
+    /** Decides a mutation: this isolate's proposer, or the leader acceptor's (see runtime.ts). */
+    private readonly propose: (mutation: Mutation, life: Lifetime) => Promise<MutationOutcome>,
   ) {}
 
   async rev(a: VerbArgs, life: Lifetime): Promise<{ rev: number }> {
@@ -136,7 +136,7 @@ export class Operations {
   }
 
   private async write(mutation: Mutation, life: Lifetime): Promise<MutationOutcome> {
-    const outcome = await this.proposer.write(mutation, life);
+    const outcome = await this.propose(mutation, life);
     if (outcome.error) {
       const { code, message, rev } = outcome.error;
       throw new DoozerError(

@@ -19,7 +19,7 @@ import { DoozerError } from "../core/errors";
 import { batchBytesMax, batchMutationsMax } from "../core/limits";
 import { encodeBatch, encodedSize, type Mutation, type MutationOutcome } from "../core/mutation";
 import type { Slot } from "../core/paxos/messages";
-import { type Completion, Proposer } from "../core/paxos/proposer";
+import { type Completion, Proposer, type ProposerStats } from "../core/paxos/proposer";
 import type { AcceptorClient } from "./acceptor-client";
 import type { Lifetime } from "./operations";
 
@@ -54,6 +54,10 @@ export class ProposerDriver {
 
   get id(): string {
     return this.core.id;
+  }
+
+  get stats(): ProposerStats {
+    return { ...this.core.stats };
   }
 
   /** Decides one mutation; NO_QUORUM when no majority answered before the write timeout. */

@@ -28,6 +28,7 @@ const allowed: [RegExp, string[]][] = [
   [/^\/v1\/wait$/, ["GET"]],
   [/^\/v1\/nop$/, ["POST"]],
   [/^\/v1\/cluster$/, ["GET"]],
+  [/^\/v1\/stats$/, ["GET"]],
   [/^\/v1\/faults$/, ["GET", "POST"]],
   [/^\/v1\/ws$/, ["GET"]],
 ];
@@ -105,6 +106,22 @@ router
           rev: s?.rev ?? null,
         };
       }),
+    });
+  })
+  .get("/v1/stats", async (request, env, _ctx, runtime) => {
+    await authorize(request, env);
+    const { acceptors, config, proposer, reader } = runtime;
+    const [statuses, leader] = await Promise.all([
+      reader.statuses(),
+      config.writeRoute === "leader"
+        ? acceptors.call(config.leader, (s) => s.proposerStats()).catch(() => null)
+        : Promise.resolve(null),
+    ]);
+    return json({
+      writeRoute: config.writeRoute,
+      proposer: proposer.stats,
+      leader: leader && { id: config.leader, ...leader },
+      acceptors: acceptors.names.map((id, i) => ({ id, storageWrites: statuses[i]?.storageWrites ?? null })),
     });
   })
   .get("/v1/faults", async (request, env, _ctx, runtime) => {

@@ -2,10 +2,13 @@
 // ballot it holds) and its view of the acceptors. No I/O object is kept: stubs
 // are made per call, as a stub belongs to the request that made it.
 
+import type { ProposeReply } from "../acceptors/acceptor-rpc";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
+import { DoozerError } from "../core/errors";
+import type { Mutation, MutationOutcome } from "../core/mutation";
 import { AcceptorClient } from "./acceptor-client";
 import type { Env } from "./env";
-import { Operations } from "./operations";
+import { type Lifetime, Operations } from "./operations";
 import { ProposerDriver } from "./proposer-driver";
 import { Reader } from "./reads";
 
@@ -36,9 +39,10 @@ export function runtimeFor(env: Env): Runtime {
 /**
  * A proposer and a reader of their own, with a fresh random proposer id: ballots
  * of different incarnations never collide. Each acceptor Durable Object that
- * serves WebSocket clients makes one too.
+ * serves WebSocket clients (or leads, on the "leader" write route) makes one
+ * too, and says which acceptor it is.
  */
-export function newRuntime(env: Env): Runtime {
+export function newRuntime(env: Env, self?: string): Runtime {
   const config = parseClusterConfig(env);
   const acceptors = new AcceptorClient(env, config);
   const id = [...crypto.getRandomValues(new Uint8Array(8))]
@@ -46,5 +50,36 @@ export function newRuntime(env: Env): Runtime {
     .join("");
   const proposer = new ProposerDriver(acceptors, config, id);
   const reader = new Reader(acceptors, () => proposer);
-  return { config, acceptors, proposer, reader, operations: new Operations(reader, proposer) };
+  const local = (mutation: Mutation, life: Lifetime) => proposer.write(mutation, life);
+  const propose =
+    config.writeRoute === "leader" && self !== config.leader ? viaLeader(acceptors, config, local) : local;
+  return { config, acceptors, proposer, reader, operations: new Operations(reader, propose) };
+}
+
+/**
+ * The "leader" write route: the leader acceptor proposes, with its own vote at
+ * hand and the outcome applied in place, so a write costs one quorum round
+ * trip from there. If the leader cannot be reached, this proposer does it.
+ */
+function viaLeader(
+  acceptors: AcceptorClient,
+  config: ClusterConfig,
+  local: (mutation: Mutation, life: Lifetime) => Promise<MutationOutcome>,
+) {
+  return async (mutation: Mutation, life: Lifetime): Promise<MutationOutcome> => {
+    let reply: ProposeReply;
+    try {
+      reply = await acceptors.call(
+        config.leader,
+        (s) => s.propose(mutation),
+        config.writeTimeoutMs + config.rpcTimeoutMs,
+      );
+    } catch {
+      // Unreachable or down: same mutation id, so if the leader decided it after all, it applies once.
+      return local(mutation, life);
+    }
+    if ("outcome" in reply) return reply.outcome;
+    const { code, message, ...details } = reply.error;
+    throw new DoozerError(code, message, details);
+  };
 }

@@ -39,6 +39,18 @@ export type Completion<C, R> =
   | { kind: "synced"; token: number }
   | { kind: "sync-expired"; token: number };
 
+/** Counters of the work done, for benchmarks: rounds are message rounds to the acceptors. */
+export interface ProposerStats {
+  /** Phase 1 rounds (new ballots), first sends and resends. */
+  prepareRounds: number;
+  /** Phase 2 rounds: an accept sent to the acceptors, or sent again. */
+  acceptRounds: number;
+  /** Commit rounds sent while commands waited for their outcome (first sends and resends). */
+  commitRounds: number;
+  slotsChosen: number;
+  commandsDecided: number;
+}
+
 export interface Outbound {
   to: string;
   message: ProposerMessage;
@@ -99,6 +111,13 @@ export class Proposer<C, R> {
   private readonly deciding = new Map<Slot, Deciding<C>>();
   private outbox: Outbound[] = [];
   private completions: Completion<C, R>[] = [];
+  readonly stats: ProposerStats = {
+    prepareRounds: 0,
+    acceptRounds: 0,
+    commitRounds: 0,
+    slotsChosen: 0,
+    commandsDecided: 0,
+  };
 
   constructor(private readonly options: ProposerOptions<C>) {
     this.quorum = Math.floor(options.acceptors.length / 2) + 1;
@@ -170,6 +189,7 @@ export class Proposer<C, R> {
               const result = reply.outcome.results[p.batchIndex ?? -1];
               if (result === undefined) throw new Error("proposer: an outcome is missing a command's result");
               this.completions.push({ kind: "decided", command: p.command, result });
+              this.stats.commandsDecided++;
             }
             deciding.commands = [];
           }
@@ -186,6 +206,7 @@ export class Proposer<C, R> {
     this.expire(now);
     const { retryMs } = this.options;
     if (this.phase === "preparing" && this.ballot && now - this.prepareSentAt >= retryMs) {
+      this.stats.prepareRounds++;
       this.prepareSentAt = now;
       for (const to of this.options.acceptors) {
         if (!this.promises.has(to)) this.send(to, this.prepareMessage(this.ballot));
@@ -193,6 +214,7 @@ export class Proposer<C, R> {
     }
     const inflight = this.inflight;
     if (inflight && now - inflight.sentAt >= retryMs) {
+      this.stats.acceptRounds++;
       inflight.sentAt = now;
       for (const to of this.options.acceptors) {
         if (!inflight.acks.has(to))
@@ -203,6 +225,7 @@ export class Proposer<C, R> {
       if (now - deciding.sentAt < retryMs) continue;
       deciding.sentAt = now;
       const owed = deciding.commands.length > 0;
+      if (owed) this.stats.commitRounds++;
       for (const to of this.options.acceptors) {
         if (owed || !deciding.confirmedBy.has(to))
           this.sendCommit(to, [deciding], owed ? deciding.entry.slot : undefined);
@@ -256,6 +279,7 @@ export class Proposer<C, R> {
   }
 
   private prepare(now: number): void {
+    this.stats.prepareRounds++;
     this.round += 1;
     this.ballot = { round: this.round, proposer: this.options.id };
     this.phase = "preparing";
@@ -351,6 +375,7 @@ export class Proposer<C, R> {
   }
 
   private sendAccept(inflight: Inflight<C>): void {
+    this.stats.acceptRounds++;
     this.inflight = inflight;
     for (const to of this.options.acceptors) {
       this.send(to, { type: "accept", ballot: inflight.ballot, entries: inflight.entries });
@@ -360,6 +385,8 @@ export class Proposer<C, R> {
   private chosen(inflight: Inflight<C>, now: number): void {
     this.inflight = undefined;
     this.duels = 0;
+    this.stats.slotsChosen += inflight.entries.length;
+    if (inflight.commands.length > 0) this.stats.commitRounds++;
     const decided: Deciding<C>[] = inflight.entries.map((e) => {
       // Phase 1 may propose again a slot this proposer already saw chosen: its commands still wait there.
       const earlier = this.deciding.get(e.slot);
