@@ -1,4 +1,4 @@
-// The long Jepsen-style run: `npm run jepsen -- [--seeds 5] [--from 1] [--seconds 60]`.
+// The long Jepsen-style run: `npm run jepsen -- [--seeds 5] [--from 1] [--seconds 60] [--route worker|leader]`.
 // Starts its own local cluster, runs one nemesis schedule per seed, checks each
 // history, and prints the figures docs/RELIABILITY.md reports. Exits 1 on any
 // anomaly, printing the seed to replay (JEPSEN_SEED=N with the short test, or
@@ -14,11 +14,15 @@ const { values } = parseArgs({
     from: { type: "string", default: "1" },
     seconds: { type: "string", default: "60" },
     clients: { type: "string", default: "6" },
+    route: { type: "string", default: "worker" },
   },
 });
 
 // A history window long enough for the whole run, so the committed history can be read back at its end.
-const cluster = await startLocalCluster({ DOOZER_HISTORY_REVS: "1000000" });
+const cluster = await startLocalCluster({
+  DOOZER_HISTORY_REVS: "1000000",
+  DOOZER_WRITE_ROUTE: values.route ?? "worker",
+});
 const started = Date.now();
 const totals = {
   histories: 0,

@@ -1,29 +1,4 @@
-// The short Jepsen-style run (the long one: `npm run jepsen`, docs/RELIABILITY.md).
+// The short Jepsen-style run, writes proposed by the Worker (the long one: `npm run jepsen`).
+import { describeJepsen } from "./jepsen-suite";
 
-import { describe, expect, it } from "vitest";
-import { runJepsen } from "./jepsen";
-import { useLocalCluster } from "./use-local-cluster";
-
-const localCluster = useLocalCluster();
-const seed = Number(process.env.JEPSEN_SEED ?? 7);
-
-describe("linearizability under faults", () => {
-  it(`a nemesis run (seed ${seed}) gives a linearizable history and gapless watches`, async () => {
-    const report = await runJepsen({
-      url: localCluster().url,
-      seed,
-      durationMs: 15_000,
-      clients: 4,
-      keys: 3,
-      nemesisEveryMs: 700,
-      watchers: 2,
-    });
-    console.log(
-      `jepsen seed ${seed}: ${report.operations} operations (${report.ok} ok, ${report.failed} failed, ${report.unknown} unknown), ${report.faults} faults, ${report.watchEvents} watch events: ${report.verdict}`,
-    );
-    expect(report.faults).toBeGreaterThan(5);
-    expect(report.ok).toBeGreaterThan(50);
-    expect(report.verdict).toBe("linearizable");
-    expect(report.watchMismatch).toBeUndefined();
-  }, 120_000);
-});
+describeJepsen("worker");
