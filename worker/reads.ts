@@ -12,7 +12,7 @@
 //
 // A stale read asks one replica and skips the barrier.
 
-import type { AcceptorStatus } from "../acceptors/acceptor-rpc";
+import type { AcceptorRpc, AcceptorStatus, Unavailable } from "../acceptors/acceptor-rpc";
 import { DoozerError } from "../core/errors";
 import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { AcceptorClient } from "./acceptor-client";
@@ -25,8 +25,10 @@ const catchUpMs = 500;
 type Answered<T> = T & { ok: true };
 
 export class Reader {
-  /** The replica that answers first: the freshest that answered last time. */
+  /** The replica an optimistic read goes to: the nearest that was up to date at the last barrier. */
   private preferred: string;
+  /** Round trip times to each acceptor, in ms (a moving average). */
+  private readonly rttMs = new Map<string, number>();
 
   constructor(
     private readonly acceptors: AcceptorClient,
@@ -39,7 +41,11 @@ export class Reader {
     const rpcTimeoutMs = request.timeoutMs + catchUpMs + this.acceptors.config.rpcTimeoutMs;
     const call: ReplicaCall<ReadReply> = (name, minSlot) =>
       this.acceptors.call(name, (s) => s.read({ ...request, minSlot, catchUpMs }), rpcTimeoutMs);
-    if (stale) return answered(await this.anyReplica((name) => call(name, undefined)));
+    if (stale) {
+      // Until every acceptor's distance is known, measure them in the background.
+      if (this.rttMs.size < this.acceptors.names.length) ctx.waitUntil(this.statuses());
+      return answered(await this.anyReplica((name) => call(name, undefined)));
+    }
     const optimistic = call(this.preferred, undefined).catch(() => undefined);
     const barrier = await this.barrier();
     const first = await optimistic;
@@ -60,7 +66,7 @@ export class Reader {
   /** The acceptors' statuses, for GET /v1/cluster: undefined for one that did not answer. */
   async statuses(): Promise<(AcceptorStatus | undefined)[]> {
     return Promise.all(
-      this.acceptors.names.map((n) => this.acceptors.call(n, (s) => s.status()).catch(() => undefined)),
+      this.acceptors.names.map((n) => this.timed(n, (s) => s.status()).catch(() => undefined)),
     );
   }
 
@@ -96,8 +102,7 @@ export class Reader {
       const answers: AcceptorStatus[] = [];
       let settled = 0;
       for (const name of names) {
-        this.acceptors
-          .call(name, (s) => s.status())
+        this.timed(name, (s) => s.status())
           .then(
             (status) => answers.push(status),
             () => undefined,
@@ -109,12 +114,9 @@ export class Reader {
               const freshestFirst = [...answers]
                 .sort((a, b) => b.chosenThrough - a.chosenThrough)
                 .map((a) => a.name);
-              if (
-                freshestFirst[0] &&
-                answers.some((a) => a.name === this.preferred && a.chosenThrough < slot)
-              ) {
-                this.preferred = freshestFirst[0];
-              }
+              // The next optimistic read goes to the nearest replica that was up to date.
+              const current = answers.filter((a) => a.chosenThrough >= slot).map((a) => a.name);
+              this.preferred = this.nearestFirst(current)[0] ?? freshestFirst[0] ?? this.preferred;
               resolve({ slot, freshestFirst });
             } else if (settled === names.length && answers.length < quorum) {
               reject(
@@ -129,18 +131,40 @@ export class Reader {
     });
   }
 
+  /** A stale read: the nearest replica that answers. */
   private async anyReplica<R>(call: (name: string) => Promise<R>): Promise<R> {
-    const order = [this.preferred, ...this.acceptors.names.filter((n) => n !== this.preferred)];
-    for (const name of order) {
+    for (const name of this.nearestFirst(this.acceptors.names)) {
       try {
+        const started = Date.now();
         const reply = await call(name);
-        this.preferred = name;
+        this.noteRtt(name, Date.now() - started);
         return reply;
       } catch {
         // Unreachable: try the next replica.
       }
     }
     throw new DoozerError("NO_QUORUM", "no acceptor replica answered");
+  }
+
+  /** An RPC whose round trip time is remembered, to find the nearest replicas. */
+  private async timed<T>(name: string, rpc: (stub: AcceptorRpc) => Promise<T | Unavailable>): Promise<T> {
+    const started = Date.now();
+    const reply = await this.acceptors.call(name, rpc);
+    this.noteRtt(name, Date.now() - started);
+    return reply;
+  }
+
+  private noteRtt(name: string, ms: number): void {
+    const before = this.rttMs.get(name);
+    // A moving average, so one slow answer does not send reads elsewhere for good.
+    this.rttMs.set(name, before === undefined ? ms : before * 0.8 + ms * 0.2);
+  }
+
+  /** `names` by round trip time, nearest first; unmeasured ones after, in their order. */
+  private nearestFirst(names: readonly string[]): string[] {
+    const known = names.filter((n) => this.rttMs.has(n));
+    known.sort((a, b) => (this.rttMs.get(a) ?? 0) - (this.rttMs.get(b) ?? 0));
+    return [...known, ...names.filter((n) => !this.rttMs.has(n))];
   }
 }
 
