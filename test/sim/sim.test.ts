@@ -13,6 +13,7 @@ describe("simulated cluster", () => {
       const started = Date.now();
       let seeds = 0;
       let decided = 0;
+      let staleAccepts = 0;
       let chosen = 0;
       for (let seed = seedBase; Date.now() - started < budgetMs; seed++) {
         let report: ReturnType<Simulation["run"]>;
@@ -26,12 +27,16 @@ describe("simulated cluster", () => {
         seeds++;
         decided += report.decided;
         chosen += report.chosenSlots;
+        staleAccepts += report.staleAccepts;
       }
       console.log(
-        `simulator: ${seeds} seeds, ${chosen} slots chosen, ${decided} writes acknowledged in ${Date.now() - started} ms`,
+        `simulator: ${seeds} seeds, ${chosen} slots chosen, ${decided} writes acknowledged, ${staleAccepts} accepts from a proposer that had lost its ballot, in ${Date.now() - started} ms`,
       );
       expect(seeds).toBeGreaterThan(0);
       expect(decided).toBeGreaterThan(0);
+      // The one-round-trip path is exercised where it is dangerous: a warm proposer sending
+      // phase 2 with a ballot someone else has since overtaken.
+      expect(staleAccepts).toBeGreaterThan(0);
     },
     budgetMs + 60_000,
   );

@@ -122,6 +122,7 @@ export interface SimulationReport {
   decided: number;
   expired: number;
   messages: number;
+  staleAccepts: number;
 }
 
 export class Simulation {
@@ -129,6 +130,11 @@ export class Simulation {
   private time = 0;
   private steps = 0;
   private messagesSent = 0;
+  /**
+   * Accepts refused because the acceptor promised a higher ballot: a proposer
+   * that still believed it held its ballot (the one-round-trip path) lost it.
+   */
+  private staleAccepts = 0;
   private readonly network: Envelope[] = [];
   private readonly acceptors: AcceptorNode[] = [];
   private readonly proposers: ProposerNode[] = [];
@@ -188,6 +194,7 @@ export class Simulation {
       decided,
       expired,
       messages: this.messagesSent,
+      staleAccepts: this.staleAccepts,
     };
   }
 
@@ -345,6 +352,7 @@ export class Simulation {
         return replica.prepare(message);
       case "accept": {
         const reply = replica.accept(message);
+        if (reply.type === "rejected") this.staleAccepts++;
         if (reply.type === "accepted") {
           for (const entry of message.entries)
             this.vote(acceptor.name, entry.slot, message.ballot, entry.value);
