@@ -75,9 +75,14 @@ function positiveInteger(text: string | undefined, fallback: number, name: strin
   return value;
 }
 
+/**
+ * The leader route is the default: one quorum round trip from the leader's
+ * region, and no duels between proposers when writes come from many regions
+ * (docs/WAN-MODEL.md, docs/BENCHMARKS.md).
+ */
 function writeRoute(text: string | undefined): ClusterConfig["writeRoute"] {
-  if (text === undefined || text === "" || text === "worker") return "worker";
-  if (text === "leader") return "leader";
+  if (text === undefined || text === "" || text === "leader") return "leader";
+  if (text === "worker") return "worker";
   throw new Error(`DOOZER_WRITE_ROUTE must be worker or leader, not "${text}"`);
 }
 
