@@ -10,7 +10,12 @@ export default defineConfig({
       {
         test: {
           name: "core",
-          include: ["test/core/**/*.test.ts", "test/sim/**/*.test.ts", "test/lin/**/*.test.ts"],
+          include: [
+            "test/core/**/*.test.ts",
+            "test/sim/**/*.test.ts",
+            "test/lin/**/*.test.ts",
+            "test/client/**/*.test.ts",
+          ],
           environment: "node",
         },
       },

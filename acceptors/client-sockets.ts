@@ -21,6 +21,7 @@ import { decodeValue, encodeValue } from "../core/value-encoding";
 import { type Access, accessFor } from "../worker/auth";
 import type { Env } from "../worker/env";
 import { mutationId, requiredGlob } from "../worker/operations";
+import { catchUpMs } from "../worker/reads";
 import type { Runtime } from "../worker/runtime";
 import type { Fault } from "./fault";
 
@@ -54,8 +55,6 @@ export interface SocketHost {
   /** A watch started: the host follows its peers from now on, so that no event waits for the next write. */
   watchStarted(): void;
 }
-
-const catchUpMs = 500;
 
 export class ClientSockets {
   /** Watches by socket id, then by the WATCH frame's id. */

@@ -20,7 +20,7 @@ import type { Lifetime } from "./operations";
 import type { ProposerDriver } from "./proposer-driver";
 
 /** How long a replica behind the barrier gets to catch up before the proposer finishes the slot itself. */
-const catchUpMs = 500;
+export const catchUpMs = 500;
 
 type Answered<T> = T & { ok: true };
 

@@ -1,6 +1,7 @@
 // Starts the local cluster as `npm start` does (wrangler dev), on a free port
 // and with its own state folder, for tests that need real, separate HTTP
-// requests and processes.
+// requests and processes. `launchWranglerDev` is the process handling under
+// it, shared with the benchmarks (bench/wrangler-dev.ts).
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,7 +14,7 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
@@ -25,32 +26,48 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startLocalCluster(
-  vars: Record<string, string> = {},
-  persistTo?: string,
-): Promise<LocalCluster> {
+export interface LaunchOptions {
+  /** Arguments after `dev --ip --port --persist-to --inspector-port` (e.g. `--config`). */
+  args?: string[];
+  vars?: Record<string, string>;
+  /** The state folder; a fresh temporary one (removed at stop) when absent. */
+  persistTo?: string;
+  /** Folders to remove at stop, besides a temporary state folder. */
+  cleanup?: string[];
+  /** True once the Worker at `url` is up. */
+  ready(url: string): Promise<boolean>;
+  startTimeoutMs: number;
+}
+
+export interface Launched {
+  url: string;
+  port: number;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** Keeps the end of wrangler's output, for the error message when it fails. */
+const logTailChars = 20_000;
+
+/**
+ * Runs `wrangler dev` in its own process group (so that stopping it stops its
+ * workerd processes too, and so does this process exiting) and waits until
+ * `ready` says the Worker answers.
+ */
+export async function launchWranglerDev(options: LaunchOptions): Promise<Launched> {
   const port = await freePort();
-  const state = persistTo ?? mkdtempSync(join(tmpdir(), "doozer-e2e-"));
-  const args = [
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--persist-to",
-    state,
-    "--inspector-port",
-    "0",
-  ];
-  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  const state = options.persistTo ?? mkdtempSync(join(tmpdir(), "doozer-e2e-"));
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state];
+  args.push("--inspector-port", "0", ...(options.args ?? []));
+  for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
   // The Node that runs the tests (>= 22) runs wrangler too, whatever node is first on PATH.
   const child: ChildProcess = spawn(
     process.execPath,
     [join("node_modules", "wrangler", "bin", "wrangler.js"), ...args],
     {
+      // Local request tracing halves throughput (PLATFORM-NOTES): off.
       env: { ...process.env, X_LOCAL_OBSERVABILITY: "false", X_LOCAL_EXPLORER: "false", CI: "1" },
       stdio: ["ignore", "pipe", "pipe"],
-      // Its own process group, so that stopping it stops wrangler's children (workerd) too.
       detached: true,
     },
   );
@@ -61,41 +78,63 @@ export async function startLocalCluster(
       // Already gone.
     }
   };
+  // Should the caller die without stopping it (an uncaught error, process.exit), take wrangler along.
+  const killOnExit = () => kill("SIGKILL");
+  process.once("exit", killOnExit);
   let log = "";
-  child.stdout?.on("data", (chunk) => {
-    log += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    log += chunk;
-  });
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-logTailChars);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const stop = async () => {
+    process.removeListener("exit", killOnExit);
+    const exited = new Promise((resolve) =>
+      child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once("exit", resolve),
+    );
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(timer);
+    if (!options.persistTo) rmSync(state, { recursive: true, force: true });
+    for (const folder of options.cleanup ?? []) rmSync(folder, { recursive: true, force: true });
+  };
+
   const url = `http://127.0.0.1:${port}`;
-  const started = Date.now();
+  const deadline = Date.now() + options.startTimeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
-    try {
-      // Up when the API answers at all: a cluster with DOOZER_RWSECRET set answers 401 here.
-      const status = (await fetch(`${url}/v1/rev`)).status;
-      if (status === 200 || status === 401) break;
-    } catch {
-      // Not listening yet.
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
     }
-    if (Date.now() - started > 60_000) {
-      kill("SIGKILL");
-      throw new Error(`wrangler dev did not answer within 60 s:\n${log}`);
+    if (await options.ready(url)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not answer within ${options.startTimeoutMs} ms:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return {
-    url,
-    async stop() {
-      const exited = new Promise((resolve) =>
-        child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve),
-      );
-      kill("SIGTERM");
-      const timer = setTimeout(() => kill("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(timer);
-      if (!persistTo) rmSync(state, { recursive: true, force: true });
+  return { url, port, pid: child.pid, stop };
+}
+
+export async function startLocalCluster(
+  vars: Record<string, string> = {},
+  persistTo?: string,
+): Promise<LocalCluster> {
+  const { url, stop } = await launchWranglerDev({
+    vars,
+    persistTo,
+    startTimeoutMs: 60_000,
+    // Up when the API answers at all: a cluster with DOOZER_RWSECRET set answers 401 here.
+    ready: async (base) => {
+      try {
+        const response = await fetch(`${base}/v1/rev`);
+        await response.arrayBuffer();
+        return response.status === 200 || response.status === 401;
+      } catch {
+        return false;
+      }
     },
-  };
+  });
+  return { url, stop };
 }
