@@ -1,11 +1,15 @@
 // The acceptor Durable Object: a thin adapter around core/replica.ts. It loads
-// the replica from SQLite once, answers the Worker's Paxos and read RPCs, fills
-// gaps in its log by asking its peers, and wakes reads that wait for a rev.
-// It holds no protocol logic of its own.
+// the replica from SQLite once, answers the Paxos and read RPCs, fills gaps in
+// its log by asking its peers, and wakes reads that wait for a rev. It holds
+// no protocol logic of its own. The proposer and reader it runs for its
+// sockets (and, as the leader, for the Worker's writes) are server/'s, and
+// reach this very object in process (acceptor-peers.ts).
 
 import { DurableObject } from "cloudflare:workers";
+import { CatchUp } from "../core/catch-up";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
 import { DoozerError } from "../core/errors";
+import { replicaWaitersMax } from "../core/limits";
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import type {
   Accept,
@@ -29,22 +33,25 @@ import {
   type WaitRequest,
 } from "../core/reads";
 import { Replica } from "../core/replica";
-import type { Env } from "../worker/env";
-import { newRuntime, type Runtime } from "../worker/runtime";
-import { sleep, withTimeout } from "../worker/timing";
-import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "./acceptor-rpc";
+import type { StoreEvent } from "../core/store";
+import { isUnavailable } from "../server/acceptor-client";
+import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "../server/acceptor-rpc";
+import { secretsFrom } from "../server/auth";
+import { type Fault, type FaultSetting, healthy } from "../server/fault-setting";
+import { catchUpMs } from "../server/reads";
+import { newRuntime, type Runtime } from "../server/runtime";
+import { type KeepaliveAnswer, SessionKeeping } from "../server/session-keeping";
+import { sleep, withTimeout } from "../server/timing";
+import type { AcceptorEnv } from "./acceptor-env";
+import { AcceptorPeers } from "./acceptor-peers";
 import { ClientSockets } from "./client-sockets";
-import { type Fault, type FaultSetting, healthy, parseStoredFault } from "./fault";
+import { parseStoredFault, suffer } from "./fault";
 import { SqliteStorage } from "./sqlite-storage";
 
-/** How long a dropped message keeps its caller waiting: longer than any RPC timeout, so the caller sees a loss. */
-const lossDelayMs = 2_000;
 /** How often a replica with watchers asks its peers whether it missed a slot. */
 const followEveryMs = 1_000;
-/** Rounds over all peers that one catch-up may take before it waits for the next trigger. */
-const catchUpRounds = 3;
 
-export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
+export class AcceptorObject extends DurableObject<AcceptorEnv> implements AcceptorRpc {
   private readonly config: ClusterConfig;
   private storage!: SqliteStorage;
   private replica!: Replica;
@@ -57,8 +64,11 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
   private deliveredThrough = 0;
   /** A proposer and reader of this object's own, for requests that come over client sockets. */
   private ownRuntime: Runtime | undefined;
+  private ownPeers: AcceptorPeers | undefined;
+  /** The session keeper's state, on the leader acceptor only (docs/PROTOCOL.md, sessions). */
+  private keeping: SessionKeeping | undefined;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: AcceptorEnv) {
     super(ctx, env);
     this.config = parseClusterConfig(env);
     ctx.blockConcurrencyWhile(async () => {
@@ -68,7 +78,7 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
       this.deliveredThrough = this.replica.store.rev;
       this.sockets = new ClientSockets({
         ctx,
-        env,
+        secrets: secretsFrom(env),
         store: () => this.replica.store,
         runtime: () => this.runtime(),
         fault: () => this.fault,
@@ -76,7 +86,18 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
         watchStarted: () => void this.followSoon(),
       });
       this.sockets.restore();
-      if (this.sockets.watching) await this.followSoon();
+      if (this.name === this.config.leader) {
+        this.keeping = new SessionKeeping(
+          {
+            store: () => this.replica.store,
+            propose: (mutation) => this.runtime().proposer.write(mutation, this.ctx),
+            catchUp: () => this.catchUpToBarrier(),
+            waitUntil: (work) => this.ctx.waitUntil(work),
+          },
+          Date.now(),
+        );
+      }
+      await this.scheduleAlarm();
     });
   }
 
@@ -157,6 +178,17 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
     });
   }
 
+  // ---- Sessions (this acceptor is the keeper when it is the leader) ----
+
+  async keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | Unavailable> {
+    return this.guard(async () => {
+      if (!this.keeping) return { unavailable: `${this.name} is not the session keeper` };
+      const answers = await this.keeping.keepalive(sessions, Date.now);
+      await this.scheduleAlarm();
+      return answers;
+    });
+  }
+
   async proposerStats(): Promise<ProposerStats> {
     return this.runtime().proposer.stats;
   }
@@ -168,8 +200,8 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
       if (!(await this.reachSlot(request.minSlot, request.catchUpMs))) return this.behind();
       const deadline = Date.now() + request.timeoutMs;
       const store = this.replica.store;
+      const atRev = request.rev ?? store.rev;
       try {
-        const atRev = request.rev ?? store.rev;
         if (atRev > store.rev && !(await this.until(() => store.rev >= atRev, deadline))) {
           throw new DoozerError(
             "TIMEOUT",
@@ -183,7 +215,10 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
           ...this.position(),
         };
       } catch (error) {
-        return { ok: false, error: toErrorValue(error), ...this.position() };
+        const value = toErrorValue(error);
+        // A missing file is an answer about the tree at a rev: say which (SPEC §2, NOENT's Doozer-Store-Rev).
+        if (value.code === "NOENT") value.storeRev = atRev;
+        return { ok: false, error: value, ...this.position() };
       }
     });
   }
@@ -195,13 +230,16 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
       const deadline = Date.now() + request.timeoutMs;
       const store = this.replica.store;
       try {
-        let event = store.firstEvent(request.glob, request.rev);
-        if (!event) {
-          await this.until(() => {
-            event = store.firstEvent(request.glob, request.rev);
-            return event !== undefined;
-          }, deadline);
-        }
+        // Each look starts after the revs already looked at, so a WAIT parked for long costs
+        // only the new revs, and meets TOO_LATE only if events it never saw left the window.
+        let from = request.rev;
+        let event: StoreEvent | undefined;
+        const look = () => {
+          event = store.firstEvent(request.glob, from);
+          if (event === undefined) from = Math.max(from, store.rev + 1);
+          return event !== undefined;
+        };
+        if (!look() && (await this.until(look, deadline))) look();
         return { ok: true, event, ...this.position() };
       } catch (error) {
         return { ok: false, error: toErrorValue(error), ...this.position() };
@@ -231,43 +269,75 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
   }
 
   /**
-   * While watches run here, check the peers every second for slots this replica
-   * has not learnt: a commit it missed (it was down, or the message was lost)
-   * would otherwise hold its watchers' events back until the next write.
+   * Two jobs wake this object. While watches run here, it checks its peers every
+   * second for slots it has not learnt: a commit it missed (it was down, or the
+   * message was lost) would otherwise hold its watchers' events back until the
+   * next write. As the session keeper, it ends the sessions whose time is up,
+   * with no request arriving.
    */
   override async alarm(): Promise<void> {
-    if (!this.sockets.watching) return;
-    if (this.fault.mode !== "down") {
-      const peers = this.config.acceptors.map((a) => a.name).filter((n) => n !== this.name);
-      const known = await Promise.all(
-        peers.map((peer) => {
-          const stub = this.env.ACCEPTOR.getByName(peer) as unknown as AcceptorRpc;
-          return withTimeout(stub.status(), this.config.rpcTimeoutMs).then(
-            (s) => ("unavailable" in s ? 0 : s.chosenThrough),
-            () => 0,
-          );
-        }),
-      );
-      const ahead = Math.max(0, ...known);
-      if (ahead > this.replica.chosenThrough) {
-        this.replica.expect(ahead);
-        void this.catchUp();
-      }
+    if (this.sockets.watching && this.fault.mode !== "down") await this.follow();
+    if (this.keeping && this.fault.mode !== "down") this.keeping.tick(Date.now());
+    await this.scheduleAlarm();
+  }
+
+  private async follow(): Promise<void> {
+    const known = await Promise.all(
+      this.peerNames().map((peer) =>
+        withTimeout(this.peers().peer(peer).status(), this.config.rpcTimeoutMs).then(
+          (s) => (isUnavailable(s) ? 0 : s.chosenThrough),
+          () => 0,
+        ),
+      ),
+    );
+    let ahead = 0;
+    for (const chosen of known) ahead = Math.max(ahead, chosen);
+    if (ahead > this.replica.chosenThrough) {
+      this.replica.expect(ahead);
+      void this.catchUp();
     }
-    if (this.sockets.watching) await this.ctx.storage.setAlarm(Date.now() + followEveryMs);
+  }
+
+  /** The alarm at the earliest of the next follow and the keeper's next deadline; none when neither is due. */
+  private async scheduleAlarm(): Promise<void> {
+    let at = this.sockets.watching ? Date.now() + followEveryMs : Number.POSITIVE_INFINITY;
+    const deadline = this.keeping?.nextDeadlineMs();
+    if (deadline !== undefined) at = Math.min(at, Math.max(deadline, Date.now() + 1));
+    if (at === Number.POSITIVE_INFINITY) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at || current < Date.now()) await this.ctx.storage.setAlarm(at);
   }
 
   private async followSoon(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null)
-      await this.ctx.storage.setAlarm(Date.now() + followEveryMs);
+    await this.scheduleAlarm();
+  }
+
+  /** Brings this replica to the read barrier: what a majority has accepted, it has applied (or it gave up). */
+  private async catchUpToBarrier(): Promise<void> {
+    try {
+      const barrier = await this.runtime().reader.barrier();
+      await this.reachSlot(barrier.slot, catchUpMs);
+    } catch {
+      // No majority: the keeper answers from what it has, and a session it does not know is NOSESSION.
+    }
   }
 
   // ---- Adapter internals ----
 
   /** A proposer and reader of this object's own, for socket requests and leader-route writes. */
   private runtime(): Runtime {
-    this.ownRuntime ??= newRuntime(this.env, this.name);
+    this.ownRuntime ??= newRuntime({ config: this.config, peers: this.peers(), self: this.name });
     return this.ownRuntime;
+  }
+
+  /** The cluster as this object sees it: its peers' stubs, and itself in process. */
+  private peers(): AcceptorPeers {
+    this.ownPeers ??= new AcceptorPeers(this.env.ACCEPTOR, this.config, { name: this.name, local: this });
+    return this.ownPeers;
+  }
+
+  private peerNames(): string[] {
+    return this.config.acceptors.map((a) => a.name).filter((n) => n !== this.name);
   }
 
   /**
@@ -276,27 +346,10 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
    * a downed acceptor does not fill the log with uncaught errors.
    */
   private async guard<T>(handle: () => T | Promise<T>): Promise<T | Unavailable> {
-    const refused = await this.suffer("request");
+    const refused = await suffer(this.fault, this.name, "request");
     if (refused) return refused;
     const result = await handle();
-    return (await this.suffer("answer")) ?? result;
-  }
-
-  private async suffer(what: "request" | "answer"): Promise<Unavailable | undefined> {
-    const fault = this.fault;
-    switch (fault.mode) {
-      case "ok":
-        return undefined;
-      case "down":
-        return { unavailable: `${this.name} is down (fault switch)` };
-      case "slow":
-        await sleep(fault.delayMs);
-        return undefined;
-      case "lossy":
-        if (Math.random() >= fault.dropRate) return undefined;
-        await sleep(lossDelayMs);
-        return { unavailable: `${this.name} dropped the ${what} (fault switch)` };
-    }
+    return (await suffer(this.fault, this.name, "answer")) ?? result;
   }
 
   private position(): ReplicaPosition {
@@ -311,20 +364,40 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
     };
   }
 
-  /** Waits until the replica has applied `slot`, fetching the gap from peers meanwhile. */
+  /**
+   * Waits until the replica has applied `slot`, fetching the gap from peers
+   * meanwhile. With every waiter slot taken it answers behind at once: the
+   * caller then tries another replica.
+   */
   private async reachSlot(slot: number | undefined, waitMs = 0): Promise<boolean> {
     if (slot === undefined || this.replica.chosenThrough >= slot) return true;
     this.replica.expect(slot);
     void this.catchUp();
+    if (this.waiters.size >= replicaWaitersMax) return false;
     return this.until(() => this.replica.chosenThrough >= slot, Date.now() + waitMs);
   }
 
-  /** Resolves true once `condition` holds after some apply, or false at the deadline. */
+  /**
+   * Resolves true once `condition` holds after some apply, or false at the
+   * deadline. The waiters are bounded, so that a flood of long WAITs cannot
+   * exhaust the object's memory: past the bound, NO_QUORUM, which clients retry.
+   */
   private until(condition: () => boolean, deadline: number): Promise<boolean> {
     if (condition()) return Promise.resolve(true);
+    if (this.waiters.size >= replicaWaitersMax) {
+      throw new DoozerError(
+        "NO_QUORUM",
+        `${this.name} has ${replicaWaitersMax} requests waiting already; try again`,
+      );
+    }
     return new Promise((resolve) => {
       const check = () => {
-        if (!condition()) return;
+        try {
+          if (!condition()) return;
+        } catch {
+          // A waiter's error (TOO_LATE, say) is its own: it runs the condition again
+          // outside the apply path and meets the error there, not in the commit of another.
+        }
         finish(true);
       };
       const finish = (met: boolean) => {
@@ -340,38 +413,47 @@ export class AcceptorObject extends DurableObject<Env> implements AcceptorRpc {
   private afterLearning(): void {
     const store = this.replica.store;
     if (store.rev > this.deliveredThrough) {
-      this.sockets.deliver(store.eventsFrom(this.deliveredThrough + 1));
+      // Events from the first rev not yet delivered; a catch-up that applied more than the
+      // window at once left some of them out of it, and the watches that needed those end TOO_LATE.
+      this.sockets.deliver(this.deliveredThrough + 1);
       this.deliveredThrough = store.rev;
     }
     for (const check of [...this.waiters]) check();
     if (this.replica.missing()) void this.catchUp();
   }
 
-  /** Fills gaps in the chosen log from peers, one at a time. */
+  /** Fills gaps in the chosen log from peers, one fetch at a time, as core/catch-up.ts directs. */
   private async catchUp(): Promise<void> {
     if (this.catchingUp) return;
     this.catchingUp = true;
     try {
-      const peers = this.config.acceptors.map((a) => a.name).filter((n) => n !== this.name);
-      let fruitless = 0;
-      for (let i = 0; fruitless < peers.length * catchUpRounds; i++) {
-        const missing = this.replica.missing();
-        const peer = peers[i % peers.length];
-        if (!missing || !peer || this.fault.mode === "down") break;
-        const before = this.replica.chosenThrough;
-        try {
-          const stub = this.env.ACCEPTOR.getByName(peer) as unknown as AcceptorRpc;
-          const reply = await withTimeout(stub.fetchChosen(missing), this.config.rpcTimeoutMs);
-          // A peer that is down answers at once: it counts as a fruitless ask, or with all
-          // peers down this loop would spin.
-          if (!("unavailable" in reply)) {
-            this.replica.learn(reply.entries);
-            this.afterLearning();
-          }
-        } catch {
-          // An unreachable peer: ask the next one.
+      const peers = this.peerNames();
+      const plan = new CatchUp({ peers, firstPeer: Math.floor(Math.random() * peers.length) });
+      while (this.fault.mode !== "down") {
+        const step = plan.next(this.replica.missing());
+        if (step.kind === "done" || step.kind === "give-up") break;
+        if (step.kind === "wait") {
+          await sleep(step.ms);
+          continue;
         }
-        fruitless = this.replica.chosenThrough > before ? 0 : fruitless + 1;
+        const before = this.replica.chosenThrough;
+        let reply: Fetched | Unavailable;
+        try {
+          reply = await withTimeout(
+            this.peers().peer(step.peer).fetchChosen(step.fetch),
+            this.config.rpcTimeoutMs,
+          );
+        } catch {
+          plan.unreachable(step.peer);
+          continue;
+        }
+        if (isUnavailable(reply)) {
+          plan.unreachable(step.peer);
+          continue;
+        }
+        this.replica.learn(reply.entries);
+        this.afterLearning();
+        plan.answered(step.peer, this.replica.chosenThrough > before);
       }
     } finally {
       this.catchingUp = false;

@@ -1,6 +1,6 @@
 // Client WebSockets (SPEC §3), held by an acceptor Durable Object with the
-// Hibernation API. Requests on a socket run through the same Operations as the
-// HTTP API; a WATCH is served from this replica, which pushes each event to
+// Hibernation API. This file is socket plumbing: a frame's verb runs through
+// the same server/verbs.ts as the HTTP API; a WATCH is served from this replica, which pushes each event to
 // its watchers as soon as it applies the slot that made it.
 //
 // What outlives hibernation and eviction: each socket's attachment (its id and
@@ -15,19 +15,15 @@ import * as args from "../core/args";
 import { DoozerError } from "../core/errors";
 import { type FrameId, isFrameId, isVerb, type RequestFrame } from "../core/frames";
 import { compileGlob, type Glob } from "../core/glob";
+import { socketInflightMax, socketSessionsMax, socketWatchesMax } from "../core/limits";
 import { toErrorValue } from "../core/reads";
 import type { Store, StoreEvent } from "../core/store";
-import { decodeValue, encodeValue } from "../core/value-encoding";
-import { type Access, accessFor } from "../worker/auth";
-import type { Env } from "../worker/env";
-import { mutationId, requiredGlob } from "../worker/operations";
-import { catchUpMs } from "../worker/reads";
-import type { Runtime } from "../worker/runtime";
-import type { Fault } from "./fault";
-
-/** Per socket; more is TOO_LARGE. */
-export const socketWatchesMax = 1000;
-export const socketInflightMax = 1000;
+import { type Access, accessFor, type Secrets } from "../server/auth";
+import type { Fault } from "../server/fault-setting";
+import { catchUpMs } from "../server/reads";
+import type { Runtime } from "../server/runtime";
+import { eventBody, requiredGlob, writeVerbs } from "../server/verbs";
+import { SocketSessions } from "./socket-sessions";
 
 interface Attachment {
   socket: string;
@@ -46,7 +42,7 @@ interface LiveWatch {
 /** What the sockets need from the Durable Object that holds them. */
 export interface SocketHost {
   readonly ctx: DurableObjectState;
-  readonly env: Env;
+  readonly secrets: Secrets;
   store(): Store;
   runtime(): Runtime;
   fault(): Fault;
@@ -61,7 +57,14 @@ export class ClientSockets {
   private readonly watches = new Map<string, Map<string, LiveWatch>>();
   private readonly inflight = new Map<string, number>();
 
+  private readonly sessions: SocketSessions;
+
   constructor(private readonly host: SocketHost) {
+    this.sessions = new SocketSessions(
+      host.ctx.storage.sql,
+      (ids) => host.runtime().keepalive(ids),
+      (work) => host.ctx.waitUntil(work),
+    );
     host.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS watches (
       socket TEXT NOT NULL, watch TEXT NOT NULL, glob TEXT NOT NULL, from_rev INTEGER NOT NULL, base64 INTEGER NOT NULL,
       PRIMARY KEY (socket, watch))`);
@@ -110,6 +113,12 @@ export class ClientSockets {
   }
 
   async message(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    // The heartbeat (SPEC §3): exactly these four bytes, not JSON, answered on any socket, before ACCESS too.
+    if (data === "ping") {
+      this.heard(ws);
+      return ws.send("pong");
+    }
+    this.heard(ws);
     if (typeof data !== "string") {
       return send(ws, {
         id: null,
@@ -156,6 +165,7 @@ export class ClientSockets {
   closed(ws: WebSocket): void {
     const { socket } = attachment(ws);
     this.forgetSocket(socket);
+    this.sessions.forgetSocket(socket);
     this.inflight.delete(socket);
   }
 
@@ -167,16 +177,38 @@ export class ClientSockets {
     }
   }
 
-  /** Sends each watcher the events the store applied since the last call. */
-  deliver(events: readonly StoreEvent[]): void {
+  /**
+   * Sends each watcher the events the store applied from `fromRev` on. A watch
+   * that still needed an event that has left the history window (a catch-up
+   * applied more than the window in one step) ends with TOO_LATE: never a gap.
+   */
+  deliver(fromRev: number): void {
     if (this.watches.size === 0) return;
-    const next = this.host.store().rev + 1;
+    const store = this.host.store();
+    const oldest = Math.max(fromRev, store.oldestRev);
+    const events = store.eventsFrom(oldest);
+    const next = store.rev + 1;
     for (const perSocket of this.watches.values()) {
-      for (const watch of perSocket.values()) {
+      for (const watch of [...perSocket.values()]) {
+        if (watch.nextRev < oldest) {
+          this.tooLate(watch, oldest);
+          continue;
+        }
         for (const event of events) this.offer(watch, event);
         watch.nextRev = Math.max(watch.nextRev, next);
       }
     }
+  }
+
+  private tooLate(watch: LiveWatch, oldestRev: number): void {
+    send(watch.ws, {
+      id: watch.id,
+      error: {
+        code: "TOO_LATE",
+        message: `the watch needed rev ${watch.nextRev}, which has left the history window (oldest rev ${oldestRev}); start again from a read`,
+      },
+    });
+    this.remove(watch.socket, watch.id);
   }
 
   private async handle(ws: WebSocket, frame: RequestFrame): Promise<Record<string, unknown> | undefined> {
@@ -187,43 +219,14 @@ export class ClientSockets {
     if (verb === "ACCESS") {
       const access = await accessFor(
         typeof frame.token === "string" ? frame.token : undefined,
-        this.host.env,
+        this.host.secrets,
       );
       ws.serializeAttachment({ ...attachment(ws), access } satisfies Attachment);
       return {};
     }
     requireAccess(attachment(ws).access, verb);
-    const ops = this.host.runtime().operations;
-    const life = this.host.ctx;
     const base64 = args.encoding(frame.encoding) === "base64";
     switch (verb) {
-      case "REV":
-        return ops.rev(frame, life);
-      case "GET": {
-        const { path, rev, value, storeRev } = await ops.get(frame, life);
-        return { path, rev, ...encodeValue(value, base64), storeRev };
-      }
-      case "SET":
-        return ops.set(frame, frameValue(frame), mutationId(frame.requestId), life);
-      case "DEL":
-        return ops.del(frame, mutationId(frame.requestId), life);
-      case "NOP":
-        return ops.nop(mutationId(frame.requestId), life);
-      case "GETDIR":
-        return ops.getdir(frame, life);
-      case "STAT":
-        return ops.stat(frame, life);
-      case "WALK": {
-        const { rev, files } = await ops.walk(frame, life);
-        return {
-          rev,
-          files: files.map((f) => ({ path: f.path, rev: f.rev, ...encodeValue(f.value, base64) })),
-        };
-      }
-      case "WAIT": {
-        const event = await ops.wait(frame, life);
-        return event ? eventBody(event, base64) : { timeout: true };
-      }
       case "WATCH":
         await this.watch(ws, frame, base64);
         return undefined;
@@ -233,7 +236,40 @@ export class ClientSockets {
         this.remove(attachment(ws).socket, frame.watch);
         return {};
       }
+      case "SESSION":
+        return this.session(ws, frame);
+      case "KEEPALIVE":
+      case "ENDSESSION":
+        try {
+          return await this.host.runtime().verbs.run(verb, frame, this.host.ctx);
+        } catch (error) {
+          if (error instanceof DoozerError && error.code === "NOSESSION" && typeof frame.session === "string")
+            this.sessions.release(frame.session);
+          throw error;
+        } finally {
+          if (verb === "ENDSESSION" && typeof frame.session === "string")
+            this.sessions.release(frame.session);
+        }
+      default:
+        return this.host.runtime().verbs.run(verb, frame, this.host.ctx);
     }
+  }
+
+  /** SESSION opens a session (with `ttl`) or attaches an open one (with `session`) to this socket. */
+  private async session(ws: WebSocket, frame: RequestFrame): Promise<Record<string, unknown>> {
+    const { socket } = attachment(ws);
+    if (!this.sessions.hasRoom(socket))
+      throw new DoozerError("TOO_LARGE", `at most ${socketSessionsMax} sessions may be held by one socket`);
+    const verbs = this.host.runtime().verbs;
+    const attaching = frame.session !== undefined && frame.session !== null;
+    const answer = attaching ? await verbs.keepAlive(frame) : await verbs.openSession(frame, this.host.ctx);
+    this.sessions.hold(socket, answer.session, answer.ttl, Date.now());
+    return answer;
+  }
+
+  /** Any frame on a socket is a keepalive for the sessions it holds (SPEC §6). */
+  private heard(ws: WebSocket): void {
+    this.sessions.heard(attachment(ws).socket, Date.now());
   }
 
   private async watch(ws: WebSocket, frame: RequestFrame, base64: boolean): Promise<void> {
@@ -256,7 +292,7 @@ export class ClientSockets {
       caughtUp.catch(() => undefined);
     } else {
       const reached = await caughtUp;
-      from = reached ? this.host.store().rev + 1 : (await runtime.operations.rev({}, this.host.ctx)).rev + 1;
+      from = reached ? this.host.store().rev + 1 : (await runtime.verbs.rev({}, this.host.ctx)).rev + 1;
     }
     const store = this.host.store();
     if (from < store.oldestRev) {
@@ -307,26 +343,10 @@ export class ClientSockets {
   }
 }
 
-const writeVerbs = new Set(["SET", "DEL", "NOP"]);
-
 function requireAccess(access: Attachment["access"], verb: string): void {
   if (access === "none") throw new DoozerError("UNAUTHORIZED", "send ACCESS with a token first");
   if (access === "read-only" && writeVerbs.has(verb))
     throw new DoozerError("READONLY", "this token may only read");
-}
-
-function frameValue(frame: RequestFrame): Uint8Array {
-  if (typeof frame.value !== "string") throw new DoozerError("MISSING_ARG", "value is required (a string)");
-  const encoding = args.encoding(frame.encoding);
-  try {
-    return decodeValue(frame.value, encoding);
-  } catch {
-    throw new DoozerError("BAD_REQUEST", "value is not valid base64");
-  }
-}
-
-function eventBody(event: StoreEvent, base64: boolean): Record<string, unknown> {
-  return { path: event.path, rev: event.rev, ...encodeValue(event.value, base64), op: event.op };
 }
 
 function attachment(ws: WebSocket): Attachment {

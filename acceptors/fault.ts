@@ -1,46 +1,36 @@
-// The fault switch's modes (SPEC §5): what a faulty acceptor does to every
-// request and answer, whoever sends it.
+// The fault switch (SPEC §5) as this acceptor applies it: to every request and
+// every answer, whoever sends it (the Worker, a peer, or this object's own
+// proposer), as if the network to this region failed.
 
-import { DoozerError } from "../core/errors";
+import type { Unavailable } from "../server/acceptor-rpc";
+import { type Fault, healthy, parseFaultSetting } from "../server/fault-setting";
+import { sleep } from "../server/timing";
 
-export type Fault =
-  | { mode: "ok" }
-  | { mode: "down" }
-  | { mode: "slow"; delayMs: number }
-  | { mode: "lossy"; dropRate: number };
+/** How long a dropped message keeps its caller waiting: longer than any RPC timeout, so the caller sees a loss. */
+const lossDelayMs = 2_000;
 
-/** What a caller may set: a fault, or a crash (lose memory, reload from storage, once). */
-export type FaultSetting = Fault | { mode: "crash" };
-
-export const healthy: Fault = { mode: "ok" };
-
-const delayMsMax = 60_000;
-
-/** Checks a fault setting from a request body; bad input is BAD_REQUEST and changes nothing. */
-export function parseFaultSetting(body: unknown): { acceptor: string; setting: FaultSetting } {
-  if (typeof body !== "object" || body === null)
-    throw new DoozerError("BAD_REQUEST", "the body must be a JSON object");
-  const { acceptor, mode, delayMs, dropRate } = body as Record<string, unknown>;
-  if (typeof acceptor !== "string" || acceptor === "") {
-    throw new DoozerError("BAD_REQUEST", 'acceptor must name an acceptor, e.g. "acceptor-2", or be "*"');
-  }
-  switch (mode) {
+/**
+ * What the fault does to one request or answer of the acceptor `name`: a
+ * refusal (an answer value, not a thrown error, so that a downed acceptor does
+ * not fill the log with uncaught errors), a delay, or nothing.
+ */
+export async function suffer(
+  fault: Fault,
+  name: string,
+  what: "request" | "answer",
+): Promise<Unavailable | undefined> {
+  switch (fault.mode) {
     case "ok":
+      return undefined;
     case "down":
-    case "crash":
-      return { acceptor, setting: { mode } };
+      return { unavailable: `${name} is down (fault switch)` };
     case "slow":
-      if (typeof delayMs !== "number" || !Number.isInteger(delayMs) || delayMs < 0 || delayMs > delayMsMax) {
-        throw new DoozerError("BAD_REQUEST", `slow needs delayMs, an integer from 0 to ${delayMsMax}`);
-      }
-      return { acceptor, setting: { mode, delayMs } };
+      await sleep(fault.delayMs);
+      return undefined;
     case "lossy":
-      if (typeof dropRate !== "number" || !(dropRate >= 0 && dropRate <= 1)) {
-        throw new DoozerError("BAD_REQUEST", "lossy needs dropRate, a number from 0 to 1");
-      }
-      return { acceptor, setting: { mode, dropRate } };
-    default:
-      throw new DoozerError("BAD_REQUEST", "mode must be one of ok, down, slow, lossy, crash");
+      if (Math.random() >= fault.dropRate) return undefined;
+      await sleep(lossDelayMs);
+      return { unavailable: `${name} dropped the ${what} (fault switch)` };
   }
 }
 

@@ -11,16 +11,29 @@
 // bin/doozer.mjs runs.
 
 import { Buffer } from "node:buffer";
+import { spawn } from "node:child_process";
+import { constants, hostname } from "node:os";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { encodeValue } from "../core/value-encoding";
-import { type Client, connect, DoozerError, type WatchEvent } from "./index";
+import { type Client, connect, DoozerError, type TxnCheck, type TxnOp, type WatchEvent } from "./index";
 
 export const defaultAddr = "http://127.0.0.1:8787";
 
-/** Exit codes (64 is sysexits' EX_USAGE, 70 its EX_SOFTWARE). */
-export const exitCodes = { ok: 0, timedOut: 1, store: 2, usage: 64, bug: 70 } as const;
+/**
+ * Exit codes (64 is sysexits' EX_USAGE, 70 its EX_SOFTWARE; 127 and 130 the shell's "command not found"
+ * and "interrupted").
+ */
+export const exitCodes = {
+  ok: 0,
+  timedOut: 1,
+  store: 2,
+  usage: 64,
+  bug: 70,
+  notFound: 127,
+  interrupted: 130,
+} as const;
 
 /** Attempts per call: a retryable failure is tried once more, so a dead address fails within seconds. */
 const attempts = 2;
@@ -134,8 +147,46 @@ function open(addr: string, token: string | undefined): Client {
 export function describeError(error: DoozerError, addr: string): string {
   if (error.code === "CONNECTION") return `doozer: CONNECTION: cannot reach ${addr}: ${error.message}`;
   let message = `doozer: ${error.code}: ${error.message}`;
+  if (error.check !== undefined) message += ` (check ${error.check}: ${error.path ?? "?"})`;
+  if (error.op !== undefined) message += ` (op ${error.op}: ${error.path ?? "?"})`;
   if (error.code === "REV_MISMATCH" && error.rev !== undefined) message += ` (current rev: ${error.rev})`;
   return message;
+}
+
+/** Resolves when the process gets one of `signals`, with its name; `off` removes the handlers. */
+function onSignals(signals: NodeJS.Signals[]): { received: Promise<NodeJS.Signals>; off(): void } {
+  let handler: (signal: NodeJS.Signals) => void = () => undefined;
+  const received = new Promise<NodeJS.Signals>((resolve) => {
+    handler = resolve;
+  });
+  for (const signal of signals) process.on(signal, handler);
+  const off = () => {
+    for (const signal of signals) process.off(signal, handler);
+  };
+  return { received, off };
+}
+
+/** A child's exit as a shell reports it: its code, or 128 + the number of the signal that ended it. */
+function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+}
+
+/** Parses `doozer txn`'s stdin, SPEC §7's body; a message for people when it is not one. */
+export function parseTxn(text: string): { checks: TxnCheck[]; ops: TxnOp[] } | string {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    return `stdin is not JSON: ${(error as Error).message}`;
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return 'stdin must be a JSON object like {"checks": [...], "ops": [...]}';
+  }
+  const { checks = [], ops = [] } = body as { checks?: unknown; ops?: unknown };
+  if (!Array.isArray(checks) || !Array.isArray(ops)) return '"checks" and "ops" must be arrays';
+  // Items go to the store as they are: it is the one that judges them (BAD_REQUEST, MISSING_ARG, ...).
+  return { checks: checks as TxnCheck[], ops: ops as TxnOp[] };
 }
 
 const helpAfter = `
@@ -153,6 +204,7 @@ Examples:
   printf blue | doozer set /app/color 0      create (rev 0), prints the new rev
   doozer get /app/color                      prints the value's bytes as they are
   doozer watch '/app/**'                     prints every change until Ctrl-C
+  doozer lock /locks/deploy -- ./deploy.sh   runs the command while holding the lock
 `;
 
 function buildProgram(state: State): Command {
@@ -213,10 +265,11 @@ function buildProgram(state: State): Command {
     )
     .argument("<path>", "the file")
     .argument("<rev>", "its rev now: 0 creates only, -1 overwrites whatever is there", revArg)
+    .option("--session <id>", "make the file ephemeral, owned by this session (see `doozer session`)")
     .action(
-      withClient(async (client, g, path: string, rev: number) => {
+      withClient(async (client, g, path: string, rev: number, o: { session?: string }) => {
         const value = await readStdin();
-        const newRev = await client.set(path, rev, value);
+        const newRev = await client.set(path, rev, value, { session: o.session });
         await (g.json ? jsonLine({ path, rev: newRev }) : line(String(newRev)));
         return 0;
       }),
@@ -441,7 +494,137 @@ function buildProgram(state: State): Command {
       }),
     );
 
+  program
+    .command("lock")
+    .summary("run a command while holding the lock at <path>")
+    .description(
+      "Take the lock at <path> (waiting while another holds it), run <command> with DOOZER_LOCK_TOKEN set " +
+        "to the fencing token (the lock file's rev), release the lock when it ends, and exit with its exit " +
+        "code. The lock lives in a session of its own: if the session is lost, the command is sent SIGTERM " +
+        "and doozer exits 2. Put -- before the command.",
+    )
+    .argument("<path>", "the lock file")
+    .argument("<command...>", "the command and its arguments, after --")
+    .addOption(
+      new Option("--ttl <ms>", "the session's ttl (default: the server's, 15000)").argParser(
+        integer("a ttl"),
+      ),
+    )
+    .action(
+      withClient(async (client, _g, path: string, command: string[], o: { ttl?: number }) => {
+        const session = await client.session({ ttlMs: o.ttl });
+        // Until the command runs, an interrupt gives up the wait (and the session).
+        const waiting = new AbortController();
+        const interrupt = onSignals(["SIGINT", "SIGTERM", "SIGHUP"]);
+        void interrupt.received.then((signal) => waiting.abort(signal));
+        try {
+          let held: Awaited<ReturnType<typeof session.lock>>;
+          try {
+            held = await session.lock(path, {
+              owner: `${hostname()}:${process.pid}`,
+              signal: waiting.signal,
+            });
+          } catch (error) {
+            if (waiting.signal.aborted) return exitCodes.interrupted;
+            throw error;
+          } finally {
+            interrupt.off();
+          }
+          return await runHolding(command, held.token, held.signal);
+        } finally {
+          await session.end().catch(() => undefined);
+        }
+      }),
+    );
+
+  program
+    .command("session")
+    .summary("open a session, print its id, keep it alive until interrupted")
+    .description(
+      "Open a session, print its id (--json: session, ttl, rev), and keep it alive until Ctrl-C or " +
+        "SIGTERM, which end it (its ephemeral files are deleted) and exit 0. Exits 2 if the session is lost.",
+    )
+    .addOption(
+      new Option("--ttl <ms>", "the session's ttl (default: the server's, 15000)").argParser(
+        integer("a ttl"),
+      ),
+    )
+    .action(
+      withClient(async (client, g, o: { ttl?: number }) => {
+        const session = await client.session({ ttlMs: o.ttl });
+        const stop = onSignals(["SIGINT", "SIGTERM", "SIGHUP"]);
+        try {
+          await (g.json
+            ? jsonLine({ session: session.id, ttl: session.ttlMs, rev: session.rev })
+            : line(session.id));
+          const lost = new Promise<Error>((resolve) => session.onLost(resolve));
+          const outcome = await Promise.race([stop.received, lost]);
+          if (outcome instanceof Error) throw outcome;
+          await session.end();
+          return 0;
+        } finally {
+          stop.off();
+        }
+      }),
+    );
+
+  program
+    .command("txn")
+    .summary("run the transaction on stdin (SPEC §7 JSON); print its answer")
+    .description(
+      'Read a transaction from stdin, {"checks": [{"path", "rev"}], "ops": [{"op": "set"|"del", "path", ' +
+        '"rev", "value"?, "encoding"?, "session"?}]}, apply it all or nothing, and print the answer as JSON: ' +
+        '{"rev", "results": [{"path", "rev"}]}. A failed check or op exits 2 and names it.',
+    )
+    .action(
+      withClient(async (client) => {
+        const request = parseTxn(new TextDecoder().decode(await readStdin()));
+        if (typeof request === "string") {
+          await write(process.stderr, `doozer: ${request}\n`);
+          return exitCodes.usage;
+        }
+        await jsonLine(await client.txn(request));
+        return 0;
+      }),
+    );
+
   return program;
+}
+
+/**
+ * Runs `command` while the lock is held: its exit status, or, if the lock is lost first, SIGTERM
+ * to the command and exit 2.
+ */
+async function runHolding(command: string[], token: number, lockSignal: AbortSignal): Promise<number> {
+  const [file = "", ...args] = command;
+  const child = spawn(file, args, {
+    stdio: "inherit",
+    env: { ...process.env, DOOZER_LOCK_TOKEN: String(token) },
+  });
+  // Ctrl-C reaches the command from the terminal by itself; other signals are passed on.
+  const signals = onSignals(["SIGINT", "SIGTERM", "SIGHUP"]);
+  void signals.received.then((signal) => signal !== "SIGINT" && child.kill(signal));
+  const onLost = () => child.kill("SIGTERM");
+  lockSignal.addEventListener("abort", onLost, { once: true });
+  try {
+    const ended = await new Promise<number | Error>((resolve) => {
+      child.once("error", resolve);
+      child.once("exit", (code, signal) => resolve(exitStatus(code, signal)));
+    });
+    if (ended instanceof Error) {
+      await write(process.stderr, `doozer: cannot run ${file}: ${ended.message}\n`);
+      return exitCodes.notFound;
+    }
+    if (lockSignal.aborted) {
+      const reason = lockSignal.reason as Error;
+      await write(process.stderr, `doozer: the lock was lost while ${file} ran: ${reason.message}\n`);
+      return exitCodes.store;
+    }
+    return ended;
+  } finally {
+    signals.off();
+    lockSignal.removeEventListener("abort", onLost);
+  }
 }
 
 /** Runs the tool on `argv` (the arguments after the program name); resolves with the exit code. */

@@ -1,14 +1,16 @@
 // The doozer-edge client: the same methods over a WebSocket, over HTTP, or over
 // a service binding from another Worker. Retries live here, in one place: a
-// call that failed with a retryable error (NO_QUORUM, a lost connection) is
-// sent again after a backoff, a write always with the same request id, so
-// that the store applies it once however often it is sent.
+// call that failed with a retryable error (`isRetryable`: NO_QUORUM, a lost
+// connection) is sent again after a backoff, a write always with the same
+// request id, so that the store applies it once however often it is sent.
 
+import { bytesToBase64 } from "../core/value-encoding";
 import { type BackoffOptions, backoffDelay, defaultBackoff, sleep } from "./backoff";
-import { DoozerError } from "./errors";
+import { isRetryable } from "./errors";
 import { type FetchLike, HttpTransport } from "./http-transport";
 import { type Config, config, electLeader, type Leadership, type Lock, lock } from "./recipes";
-import { type Call, type CallArgs, decodeAnswerValue, type Transport } from "./transport";
+import { type LossRelay, Session, type SessionOptions } from "./session";
+import { type Call, type CallArgs, decodeAnswerValue, type Transport, type WireItem } from "./transport";
 import { toValue, type Value } from "./value";
 import { Watch, type WatchEvent } from "./watch";
 import { WebSocketTransport } from "./websocket-transport";
@@ -25,6 +27,22 @@ export interface ConnectOptions {
   transport?: "http" | "websocket";
   /** WebSocket: a call unanswered this long (plus what the server may hold it) fails with ConnectionError. */
   callTimeoutMs?: number;
+  /** WebSocket: how often a `ping` goes out at most (default 5,000); a socket silent for two intervals is dead. */
+  heartbeatIntervalMs?: number;
+  /** Attempts for a call that fails with a retryable error (default 5). */
+  attempts?: number;
+  backoff?: BackoffOptions;
+}
+
+export interface ClientOptions {
+  /** The connection under the client. */
+  transport: Transport;
+  /** Where GET /v1/cluster goes (it is HTTP whatever the transport); default http://doozer. */
+  httpBase?: string;
+  /** The fetch for GET /v1/cluster (a service binding's); default the global fetch. */
+  fetch?: FetchLike;
+  /** The token for GET /v1/cluster. */
+  token?: string;
   /** Attempts for a call that fails with a retryable error (default 5). */
   attempts?: number;
   backoff?: BackoffOptions;
@@ -80,14 +98,11 @@ export interface ClusterMember {
  * service binding. No network I/O happens until the first call.
  */
 export function connect(target: string | URL | Binding, options: ConnectOptions = {}): Client {
+  const { token, attempts, backoff } = options;
   if (typeof target === "object" && !(target instanceof URL)) {
     const fetch: FetchLike = (request) => target.fetch(request);
-    return new Client(
-      new HttpTransport("http://doozer", { token: options.token, fetch }),
-      options,
-      fetch,
-      "http://doozer",
-    );
+    const transport = new HttpTransport("http://doozer", { token, fetch });
+    return new Client({ transport, fetch, token, attempts, backoff });
   }
   const url = new URL(String(target));
   const http = new URL(url);
@@ -97,27 +112,53 @@ export function connect(target: string | URL | Binding, options: ConnectOptions 
   if (websocket) {
     const ws = new URL("/v1/ws", httpBase);
     ws.protocol = http.protocol === "https:" ? "wss:" : "ws:";
-    return new Client(
-      new WebSocketTransport(ws.href, { token: options.token, backoff: options.backoff }),
-      options,
-      undefined,
-      httpBase,
-    );
+    const transport = new WebSocketTransport(ws.href, {
+      token,
+      backoff,
+      callTimeoutMs: options.callTimeoutMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+    });
+    return new Client({ transport, httpBase, token, attempts, backoff });
   }
-  return new Client(new HttpTransport(httpBase, { token: options.token }), options, undefined, httpBase);
+  const transport = new HttpTransport(httpBase, { token });
+  return new Client({ transport, httpBase, token, attempts, backoff });
+}
+
+/** A check of a transaction: the file's rev is exactly `rev` (0: it does not exist). */
+export interface TxnCheck {
+  path: string;
+  rev: number;
+}
+
+/** An op of a transaction; its rev means what it means on set and del. */
+export type TxnOp =
+  | {
+      op: "set";
+      path: string;
+      rev: number;
+      /** Bytes, or text; text with `encoding: "base64"` is base64 of the bytes. */
+      value: string | Uint8Array;
+      encoding?: "base64";
+      /** Makes the file ephemeral, owned by this session. */
+      session?: Session | string;
+    }
+  | { op: "del"; path: string; rev: number };
+
+export interface TxnResult {
+  /** The rev of the transaction's last op (of the transaction itself when it has checks only). */
+  rev: number;
+  /** Each op's path and the rev it took, in order. */
+  results: { path: string; rev: number }[];
 }
 
 export class Client {
+  /** The transport under this client (exposed for tests that drop connections). */
+  readonly transport: Transport;
   private readonly attempts: number;
   private readonly backoff: BackoffOptions;
 
-  constructor(
-    /** The transport under this client (exposed for tests that drop connections). */
-    readonly transport: Transport,
-    private readonly options: ConnectOptions = {},
-    private readonly fetchCluster?: FetchLike,
-    private readonly httpBase?: string,
-  ) {
+  constructor(private readonly options: ClientOptions) {
+    this.transport = options.transport;
     this.attempts = Math.max(1, options.attempts ?? 5);
     this.backoff = options.backoff ?? defaultBackoff;
   }
@@ -145,10 +186,17 @@ export class Client {
    * Writes a file if its rev is still `rev` (0: only if it does not exist; -1: in any case)
    * and returns its new rev. Throws RevMismatchError (with the current `rev`) otherwise.
    */
-  async set(path: string, rev: number, value: string | Uint8Array): Promise<number> {
+  async set(
+    path: string,
+    rev: number,
+    value: string | Uint8Array,
+    options: { session?: Session | string } = {},
+  ): Promise<number> {
     const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    const session = sessionId(options.session);
     return Number(
-      (await this.call({ verb: "SET", args: { path, rev, value: bytes }, requestId: requestId() })).rev,
+      (await this.call({ verb: "SET", args: { path, rev, value: bytes, session }, requestId: requestId() }))
+        .rev,
     );
   }
 
@@ -241,14 +289,84 @@ export class Client {
     });
   }
 
-  /** Takes the lock at `path` (waiting while another holds it); see recipes.ts. */
-  lock(path: string, options: { owner?: string; signal?: AbortSignal } = {}): Promise<Lock> {
-    return lock(this, path, options);
+  /**
+   * All or nothing (SPEC §7): every check holds and every op applies, in order, in consecutive
+   * revs, or nothing changes and the first failure is thrown (RevMismatchError and the rest,
+   * with `storeRev`, `path`, `rev`, and `check` or `op`: the failing item's index).
+   */
+  async txn(request: { checks?: TxnCheck[]; ops?: TxnOp[] }): Promise<TxnResult> {
+    const checks: WireItem[] = (request.checks ?? []).map(({ path, rev }) => ({ path, rev }));
+    const ops: WireItem[] = (request.ops ?? []).map((op) => {
+      if (op.op === "del") return { op: "del", path: op.path, rev: op.rev };
+      const binary = op.value instanceof Uint8Array;
+      return {
+        op: "set",
+        path: op.path,
+        rev: op.rev,
+        value: op.value instanceof Uint8Array ? bytesToBase64(op.value) : op.value,
+        encoding: binary ? "base64" : op.encoding,
+        session: sessionId(op.session),
+      };
+    });
+    const answer = await this.call({ verb: "TXN", args: { checks, ops }, requestId: requestId() });
+    const results = (answer.results ?? []) as { path: string; rev: number }[];
+    return { rev: Number(answer.rev), results: results.map((r) => ({ path: r.path, rev: Number(r.rev) })) };
   }
 
-  /** Resolves once this client leads at `path` under `id`; see recipes.ts. */
-  electLeader(path: string, id: string, options: { signal?: AbortSignal } = {}): Promise<Leadership> {
-    return electLeader(this, path, id, options);
+  /**
+   * Opens a session (SPEC §6) and keeps it alive until `end()` or until it is lost, which its
+   * `signal` and `onLost` tell.
+   */
+  async session(options: SessionOptions = {}): Promise<Session> {
+    const relay: LossRelay = {};
+    const id = requestId();
+    const sink = {
+      lost: (error: Error) => {
+        if (relay.target) relay.target(error);
+        else relay.lost = error;
+      },
+    };
+    const held = await this.retrying(() => this.transport.openSession(options.ttlMs, sink, id));
+    return new Session(this, held, (send) => this.retrying(send), relay);
+  }
+
+  /**
+   * Takes the lock at `path` (waiting while another holds it) under `session`, or, without one,
+   * under a session of its own (`ttlMs`) that `release()` ends; see recipes.ts.
+   */
+  async lock(
+    path: string,
+    options: { session?: Session; ttlMs?: number; owner?: string; signal?: AbortSignal } = {},
+  ): Promise<Lock> {
+    if (options.session) return lock(options.session, path, options);
+    const session = await this.session({ ttlMs: options.ttlMs });
+    try {
+      const held = await lock(session, path, options);
+      return { ...held, release: () => held.release().finally(() => session.end()) };
+    } catch (error) {
+      await session.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once this client leads at `path` under `id`, within `session` or a session of its
+   * own that `resign()` ends; see recipes.ts.
+   */
+  async electLeader(
+    path: string,
+    id: string,
+    options: { session?: Session; ttlMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Leadership> {
+    if (options.session) return electLeader(options.session, path, id, options);
+    const session = await this.session({ ttlMs: options.ttlMs });
+    try {
+      const leadership = await electLeader(session, path, id, options);
+      return { ...leadership, resign: () => leadership.resign().finally(() => session.end()) };
+    } catch (error) {
+      await session.end().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** A config value and its changes; see recipes.ts. */
@@ -258,9 +376,9 @@ export class Client {
 
   /** The acceptors, their regions and Paxos state (GET /v1/cluster, over HTTP whatever the transport). */
   async cluster(): Promise<ClusterMember[]> {
-    const http = new HttpTransport(this.httpBase ?? "http://doozer", {
+    const http = new HttpTransport(this.options.httpBase ?? "http://doozer", {
       token: this.options.token,
-      fetch: this.fetchCluster,
+      fetch: this.options.fetch,
     });
     const answer = await this.retrying(() => http.cluster());
     return answer.acceptors as ClusterMember[];
@@ -279,9 +397,7 @@ export class Client {
       try {
         return await send();
       } catch (error) {
-        const retryable =
-          error instanceof DoozerError && (error.code === "NO_QUORUM" || error.code === "CONNECTION");
-        if (!retryable || attempt >= this.attempts) throw error;
+        if (!isRetryable(error) || attempt >= this.attempts) throw error;
         await sleep(backoffDelay(attempt - 1, this.backoff));
       }
     }
@@ -290,6 +406,10 @@ export class Client {
 
 function readArgs(options: ReadOptions): CallArgs {
   return { rev: options.rev, stale: options.stale ? 1 : undefined, timeout: options.timeoutMs };
+}
+
+function sessionId(session: Session | string | undefined): string | undefined {
+  return typeof session === "object" ? session.id : session;
 }
 
 /** A fresh id for one write: every retry of that write carries it. */

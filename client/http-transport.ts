@@ -5,12 +5,21 @@
 
 import { validatePath } from "../core/path";
 import { backoffDelay, defaultBackoff, sleep } from "./backoff";
-import { BadPathError, ConnectionError, DoozerError, errorFromAnswer } from "./errors";
+import {
+  BadPathError,
+  BadRequestError,
+  ConnectionError,
+  errorFromAnswer,
+  isRetryable,
+  NoSessionError,
+} from "./errors";
+import { Lease, type SessionSink } from "./lease";
 import {
   type Answer,
   type Call,
   type CallArgs,
   decodeAnswerValue,
+  type HeldSession,
   type Subscription,
   type Transport,
   type WatchSink,
@@ -33,6 +42,7 @@ export class HttpTransport implements Transport {
   private closed = false;
   private readonly aborter = new AbortController();
   private readonly sinks = new Set<WatchSink>();
+  private readonly leases = new Set<Lease>();
 
   constructor(
     base: string,
@@ -57,7 +67,13 @@ export class HttpTransport implements Transport {
         };
       }
       case "SET":
-        return this.json("PUT", `/v1/files${path(args)}`, { rev: args.rev }, args.value, call.requestId);
+        return this.json(
+          "PUT",
+          `/v1/files${path(args)}`,
+          { rev: args.rev, session: args.session },
+          args.value instanceof Uint8Array ? args.value : new TextEncoder().encode(String(args.value ?? "")),
+          call.requestId,
+        );
       case "DEL":
         return this.json("DELETE", `/v1/files${path(args)}`, { rev: args.rev }, undefined, call.requestId);
       case "NOP":
@@ -73,7 +89,73 @@ export class HttpTransport implements Transport {
         if (response.status === 204) return { timeout: true };
         return (await response.json()) as Answer;
       }
+      case "SESSION":
+        // There is no socket to attach a session to: attaching is a keepalive.
+        if (args.session !== undefined) return this.json("POST", `${sessionRoute(args)}/keepalive`, {});
+        return this.json("POST", "/v1/sessions", { ttl: args.ttl }, undefined, call.requestId);
+      case "KEEPALIVE":
+        return this.json("POST", `${sessionRoute(args)}/keepalive`, {});
+      case "ENDSESSION":
+        return this.json("DELETE", sessionRoute(args), {}, undefined, call.requestId);
+      case "TXN":
+        return this.json(
+          "POST",
+          "/v1/txn",
+          {},
+          JSON.stringify({ checks: args.checks, ops: args.ops }),
+          call.requestId,
+        );
     }
+  }
+
+  async openSession(ttlMs: number | undefined, sink: SessionSink, requestId: string): Promise<HeldSession> {
+    const openedAtMs = Date.now();
+    const answer = await this.call({ verb: "SESSION", args: { ttl: ttlMs }, requestId });
+    const endId = crypto.randomUUID();
+    const id = String(answer.session);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const lease = new Lease(id, Number(answer.ttl), openedAtMs, sink, () => {
+      clearTimeout(timer);
+      this.leases.delete(lease);
+    });
+    this.leases.add(lease);
+    const keepAlive = async () => {
+      const sentAtMs = Date.now();
+      try {
+        await this.call({ verb: "KEEPALIVE", args: { session: id } });
+      } catch (error) {
+        if (error instanceof NoSessionError) lease.lose(error);
+        throw error;
+      }
+      lease.confirm(sentAtMs);
+    };
+    // A keepalive every ttl / 3, sooner after a failure: two can fail and the session still lives.
+    const periodMs = lease.ttlMs / 3;
+    const beat = (failures: number) => {
+      const delayMs = failures === 0 ? periodMs : Math.min(periodMs, backoffDelay(failures - 1));
+      timer = setTimeout(() => {
+        keepAlive().then(
+          () => !lease.over && beat(0),
+          () => !lease.over && beat(failures + 1),
+        );
+      }, delayMs);
+    };
+    beat(0);
+    return {
+      id,
+      ttlMs: lease.ttlMs,
+      rev: Number(answer.rev),
+      keepAlive,
+      end: async () => {
+        try {
+          return Number(
+            (await this.call({ verb: "ENDSESSION", args: { session: id }, requestId: endId })).rev,
+          );
+        } finally {
+          lease.stop();
+        }
+      },
+    };
   }
 
   /** GET /v1/cluster. */
@@ -107,7 +189,7 @@ export class HttpTransport implements Transport {
           next = rev + 1;
         } catch (error) {
           if (cancelled) return;
-          if (error instanceof DoozerError && error.retryable) {
+          if (isRetryable(error)) {
             await sleep(backoffDelay(failures++, defaultBackoff)).catch(() => undefined);
             continue;
           }
@@ -127,16 +209,19 @@ export class HttpTransport implements Transport {
   close(): void {
     this.closed = true;
     this.aborter.abort(new ConnectionError("the client was closed"));
-    // Watches finish, as the client asked.
+    // Watches finish, as the client asked; sessions are no longer kept alive.
     for (const sink of this.sinks) sink.end(undefined);
     this.sinks.clear();
+    const error = new ConnectionError("the client was closed");
+    for (const lease of [...this.leases]) lease.lose(error);
   }
 
   private async json(
     method: string,
     route: string,
     args: CallArgs,
-    body?: string | number | boolean | Uint8Array,
+    /** A string is JSON; bytes go as they are. */
+    body?: string | Uint8Array,
     requestId?: string,
   ): Promise<Answer> {
     return (await (await this.request(method, route, args, body, requestId)).json()) as Answer;
@@ -146,16 +231,20 @@ export class HttpTransport implements Transport {
     method: string,
     route: string,
     args: CallArgs,
-    body?: string | number | boolean | Uint8Array,
+    /** A string is JSON; bytes go as they are. */
+    body?: string | Uint8Array,
     requestId?: string,
   ): Promise<Response> {
     if (this.closed) throw new ConnectionError("the client is closed");
     const url = new URL(`${this.base}${route}`);
-    for (const name of ["glob", "rev", "offset", "limit", "timeout", "stale", "encoding"]) {
+    for (const name of ["glob", "rev", "offset", "limit", "timeout", "stale", "encoding", "ttl", "session"]) {
       const value = args[name];
-      if (value !== undefined && !(value instanceof Uint8Array)) url.searchParams.set(name, String(value));
+      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+        url.searchParams.set(name, String(value));
+      }
     }
     const headers = new Headers();
+    if (typeof body === "string") headers.set("Content-Type", "application/json");
     if (this.options.token !== undefined) headers.set("Authorization", `Bearer ${this.options.token}`);
     if (requestId) headers.set("Doozer-Request-Id", requestId);
     const payload =
@@ -205,4 +294,13 @@ function path(args: CallArgs): string {
     throw new BadPathError((error as Error).message);
   }
   return p === "/" ? "/" : p;
+}
+
+/** `/v1/sessions/<id>`; the id is checked here as SPEC §6 shapes it, since it goes into the URL. */
+function sessionRoute(args: CallArgs): string {
+  const id = args.session;
+  if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+    throw new BadRequestError(`not a session id: ${JSON.stringify(id)}`);
+  }
+  return `/v1/sessions/${id}`;
 }

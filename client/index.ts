@@ -10,15 +10,20 @@ export type { BackoffOptions } from "./backoff";
 export {
   type Binding,
   Client,
+  type ClientOptions,
   type ClusterMember,
   type ConnectOptions,
   connect,
   type FileValue,
   type PageOptions,
   type ReadOptions,
+  type TxnCheck,
+  type TxnOp,
+  type TxnResult,
   type WalkedFile,
 } from "./client";
 export * from "./errors";
 export { type Config, config, electLeader, type Leadership, type Lock, lock } from "./recipes";
+export { Session, type SessionOptions } from "./session";
 export { Value } from "./value";
 export { Watch, type WatchEvent } from "./watch";

@@ -5,14 +5,22 @@
 
 import type { Verb } from "../core/frames";
 import { decodeValue } from "../core/value-encoding";
+import type { SessionSink } from "./lease";
 
-/** A call's arguments, named as in the protocol (path, glob, rev, value, offset, limit, timeout, stale). */
-export type CallArgs = Record<string, string | number | boolean | Uint8Array | undefined>;
+/** A transaction's check or op as it goes over the wire (SPEC §7): values already strings. */
+export type WireItem = Record<string, string | number | undefined>;
+
+/**
+ * A call's arguments, named as in the protocol (path, glob, rev, value, offset, limit, timeout, stale,
+ * session, ttl; a TXN's checks and ops).
+ */
+export type CallArgs = Record<string, string | number | boolean | Uint8Array | WireItem[] | undefined>;
 
 export interface Call {
-  verb: Exclude<Verb, "WATCH" | "CANCEL" | "ACCESS">;
+  /** The session and transaction verbs are named here too, whether or not the core's list has them yet. */
+  verb: Exclude<Verb, "WATCH" | "CANCEL" | "ACCESS"> | "SESSION" | "KEEPALIVE" | "ENDSESSION" | "TXN";
   args: CallArgs;
-  /** SET, DEL, NOP: the mutation's id, the same on every retry. */
+  /** SET, DEL, NOP, TXN, SESSION (open), ENDSESSION: the mutation's id, the same on every retry. */
   requestId?: string;
   /** How long the server may hold the call (WAIT, reads at a future rev), so the transport waits longer. */
   holdMs?: number;
@@ -38,10 +46,28 @@ export interface Subscription {
   cancel(): void;
 }
 
+/** A session the transport keeps alive until it is ended or lost (SPEC §6). */
+export interface HeldSession {
+  id: string;
+  ttlMs: number;
+  /** The rev opening it consumed. */
+  rev: number;
+  /** One explicit keepalive; NoSessionError (and the sink told) if the session is gone. */
+  keepAlive(): Promise<void>;
+  /** Ends the session (its ephemeral files are deleted); the last rev its end consumed. Every call carries one request id. */
+  end(): Promise<number>;
+}
+
 export interface Transport {
   call(call: Call): Promise<Answer>;
   /** Streams every event matching `glob` from `fromRev` on, in rev order, resuming by itself after a reconnect. */
   watch(glob: string, fromRev: number, sink: WatchSink): Subscription;
+  /**
+   * Opens a session (ttl undefined: the server's default) and keeps it alive: a socket by its
+   * frames and pings and by attaching it again after a reconnect, HTTP by a keepalive every ttl / 3.
+   */
+  openSession(ttlMs: number | undefined, sink: SessionSink, requestId: string): Promise<HeldSession>;
+  /** Ends the connection: calls fail, watches finish, held sessions are no longer kept alive. */
   close(): void;
 }
 

@@ -10,10 +10,12 @@ export const errorStatus = {
   BAD_METHOD: 405,
   TOO_LARGE: 413,
   NOENT: 404,
+  NOSESSION: 404,
   REV_MISMATCH: 409,
   ISDIR: 409,
   NOTDIR: 409,
   TOO_LATE: 410,
+  NOSPACE: 507,
   UNAUTHORIZED: 401,
   READONLY: 403,
   NO_QUORUM: 503,
@@ -33,6 +35,12 @@ export interface ErrorDetails {
   rev?: number;
   /** The store rev a failed write consumed. */
   storeRev?: number;
+  /** A failed transaction: the failing check's or op's path (SPEC §7). */
+  path?: string;
+  /** A failed transaction: the failing check's index in `checks`. */
+  check?: number;
+  /** A failed transaction: the failing op's index in `ops`. */
+  op?: number;
 }
 
 /** An error as a value: thrown inside the core and the adapters, mapped to a status in one place. */

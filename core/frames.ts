@@ -17,6 +17,10 @@ export const verbs = [
   "WATCH",
   "CANCEL",
   "ACCESS",
+  "SESSION",
+  "KEEPALIVE",
+  "ENDSESSION",
+  "TXN",
 ] as const;
 export type Verb = (typeof verbs)[number];
 
@@ -38,13 +42,28 @@ export interface RequestFrame {
   token?: string;
   /** CANCEL: the id of the WATCH to end. */
   watch?: FrameId;
-  /** SET, DEL, NOP: the mutation's id, so that a retry applies once (an extension of SPEC §3). */
+  /** SET, DEL, NOP, SESSION, ENDSESSION, TXN: the mutation's id, so that a retry applies once (an extension of SPEC §3). */
   requestId?: string;
+  /** SET: the owning session; SESSION (attach), KEEPALIVE, ENDSESSION: the session. */
+  session?: string;
+  /** SESSION (open): the session's ttl in ms. */
+  ttl?: number | string;
+  /** TXN (SPEC §7). */
+  checks?: unknown;
+  ops?: unknown;
 }
 
 export interface ErrorFrame {
   id: FrameId | null;
-  error: { code: ErrorCode; message: string; rev?: number; storeRev?: number };
+  error: {
+    code: ErrorCode;
+    message: string;
+    rev?: number;
+    storeRev?: number;
+    path?: string;
+    check?: number;
+    op?: number;
+  };
 }
 
 export interface EventBody {
@@ -53,6 +72,8 @@ export interface EventBody {
   value: string;
   encoding?: "base64";
   op: "set" | "del";
+  /** A SET under a session: its owner (SPEC §6). */
+  session?: string;
 }
 
 export interface EventFrame {

@@ -24,3 +24,45 @@ export const batchMutationsMax = 256;
 export const batchBytesMax = 1536 * 1024;
 /** Slots one catch-up fetch asks a peer for. */
 export const fetchSlotsMax = 512;
+/** Rounds over all peers without progress that one catch-up may take before it waits for the next trigger. */
+export const catchUpRounds = 3;
+/** First pause of a catch-up when every peer was unreachable in a row, in ms; it doubles up to the max. */
+export const catchUpBackoffMs = 50;
+export const catchUpBackoffMsMax = 1_000;
+/** Writes one proposer holds at once (queued, in flight, or owed their outcome); over it: TOO_LARGE, at once. */
+export const proposerCommandsMax = 4096;
+/** Encoded bytes of those writes: an isolate has 128 MB; over it: TOO_LARGE, at once. */
+export const proposerCommandBytesMax = 32 * 1024 * 1024;
+/** Read barriers (`Proposer.sync`) one proposer holds at once; over it: TOO_LARGE, at once. */
+export const proposerSyncsMax = 1024;
+/** Lost duels that still double a proposer's backoff; it is capped by its ms maximum long before. */
+export const backoffDoublingsMax = 30;
+/** Reads and WAITs one acceptor holds waiting for a rev or a slot; over it: NO_QUORUM (retry elsewhere). */
+export const replicaWaitersMax = 10_000;
+/** The store's live data, the sum over every file of its path and value bytes (SPEC §8); past it: NOSPACE. */
+export const storeBytesMaxDefault = 1024 * 1024 * 1024;
+/** Live sessions at once; opening one more: NOSPACE (memory, like bytes, is the store's space). */
+export const sessionsMax = 100_000;
+/** A session id's length in characters, of [A-Za-z0-9_-]; else BAD_REQUEST. */
+export const sessionIdLengthMax = 64;
+/** A session's ttl in ms; outside [min, max]: RANGE. */
+export const sessionTtlMsMin = 1000;
+export const sessionTtlMsMax = 3_600_000;
+export const sessionTtlMsDefault = 15_000;
+/** Checks, and ops, in one transaction; over: TOO_LARGE. */
+export const txnChecksMax = 100;
+export const txnOpsMax = 100;
+/** A transaction's request body; over: TOO_LARGE. */
+export const txnBodyBytesMax = 2 * 1024 * 1024;
+/**
+ * A transaction's paths, values and session ids once decoded; over: TOO_LARGE.
+ * A 2 MiB body of UTF-8 values would decode to nearly 2 MiB, past SQLite's
+ * 2 MB row for one Paxos slot, so the decoded transaction must fit in a slot.
+ */
+export const txnBytesMax = batchBytesMax - 4096;
+/** Sessions one client socket may hold (open or attach); more: TOO_LARGE. */
+export const socketSessionsMax = 64;
+/** Requests in flight on one client socket; more: TOO_LARGE, and the socket stays open. */
+export const socketInflightMax = 1000;
+/** Watches running on one client socket; more: TOO_LARGE. */
+export const socketWatchesMax = 1000;

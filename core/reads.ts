@@ -4,21 +4,31 @@
 import type { ErrorCode } from "./errors";
 import { DoozerError } from "./errors";
 import type { Slot } from "./paxos/messages";
-import type { Store, StoreEvent } from "./store";
+import type { SessionInfo, Store, StoreEvent, WalkFile } from "./store";
 
+/**
+ * `session` and `sessions` read the live sessions, which have no history:
+ * they answer at the store's current rev only, so a caller sends them without
+ * a `rev` (a past rev is a caller's bug).
+ */
 export type ReadQuery =
   | { op: "rev" }
   | { op: "get"; path: string }
   | { op: "stat"; path: string }
   | { op: "getdir"; path: string; offset: number; limit: number }
-  | { op: "walk"; glob: string; offset: number; limit: number };
+  | { op: "walk"; glob: string; offset: number; limit: number }
+  | { op: "session"; session: string }
+  | { op: "sessions"; offset: number; limit: number };
 
+/** `session` on get, stat and each walk file: the owner at the rev read, absent for a persistent file (SPEC §6). */
 export type ReadResult =
   | { op: "rev" }
-  | { op: "get"; value: Uint8Array; rev: number }
-  | { op: "stat"; len: number; rev: number }
+  | { op: "get"; value: Uint8Array; rev: number; session?: string }
+  | { op: "stat"; len: number; rev: number; session?: string }
   | { op: "getdir"; entries: string[] }
-  | { op: "walk"; files: { path: string; rev: number; value: Uint8Array }[] };
+  | { op: "walk"; files: WalkFile[] }
+  | ({ op: "session" } & SessionInfo)
+  | { op: "sessions"; sessions: SessionInfo[] };
 
 export interface ReadRequest {
   query: ReadQuery;
@@ -46,6 +56,9 @@ export interface ErrorValue {
   message: string;
   rev?: number;
   storeRev?: number;
+  path?: string;
+  check?: number;
+  op?: number;
 }
 
 /** Where the replica stood when it answered: the Worker checks it against the read barrier. */
@@ -74,7 +87,23 @@ export function executeRead(store: Store, query: ReadQuery, atRev: number): Read
       return { op: "getdir", entries: store.getdir(query.path, atRev, query.offset, query.limit) };
     case "walk":
       return { op: "walk", files: store.walk(query.glob, atRev, query.offset, query.limit) };
+    case "session": {
+      currentOnly(store, atRev);
+      const session = store.session(query.session);
+      if (session === undefined) {
+        throw new DoozerError("NOSESSION", `session ${query.session} is unknown or has ended`);
+      }
+      return { op: "session", ...session };
+    }
+    case "sessions":
+      currentOnly(store, atRev);
+      return { op: "sessions", sessions: store.sessions(query.offset, query.limit) };
   }
+}
+
+function currentOnly(store: Store, atRev: number): void {
+  if (atRev !== store.rev)
+    throw new Error(`sessions are read at the current rev ${store.rev}, not at ${atRev}`);
 }
 
 export function toErrorValue(error: unknown): ErrorValue {

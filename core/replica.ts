@@ -3,6 +3,7 @@
 // Durable Object and the simulator both drive this class; it does no I/O of
 // its own beyond the synchronous storage it is handed.
 
+import { assert } from "./assert";
 import { batchBytesMax } from "./limits";
 import { decodeBatch, type MutationOutcome } from "./mutation";
 import { Acceptor, type AcceptorStorage } from "./paxos/acceptor";
@@ -61,7 +62,11 @@ export class Replica {
     for (;;) {
       const page = storage.readChosen(applied + 1, Number.MAX_SAFE_INTEGER, batchBytesMax * 4);
       let progressed = false;
-      for (const entry of page) {
+      for (const [i, entry] of page.entries()) {
+        assert(
+          entry.slot > applied && (i === 0 || entry.slot > (page[i - 1]?.slot ?? 0)),
+          () => `replica: storage read chosen slot ${entry.slot} out of order after slot ${applied}`,
+        );
         if (entry.slot !== applied + 1) break;
         this.apply(entry);
         applied = entry.slot;
@@ -71,10 +76,19 @@ export class Replica {
     }
     this.learner = new Learner(applied);
     const above = storage.loadAccepted(applied);
+    assert(
+      above.every((e) => e.slot > applied),
+      () => `replica: storage loaded an accepted entry at or below the applied slot ${applied}`,
+    );
     this.acceptor = new Acceptor(storage, storage.loadPromise(), above);
     this.acceptor.forgetThrough(applied);
     // Chosen entries beyond a gap wait in the learner until the gap is fetched.
-    this.learner.learn(storage.readChosen(applied + 1, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
+    const released = this.learner.learn(
+      storage.readChosen(applied + 1, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+    );
+    // The replay above stopped at the first gap, so nothing stored is next in line; were it, it would go unapplied.
+    assert(released.length === 0, () => `replica: chosen slot ${applied + 1} was stored but not replayed`);
+    assert(this.learner.chosenThrough === applied, "replica: the learner starts where the replay stopped");
   }
 
   get chosenThrough(): Slot {

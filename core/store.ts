@@ -5,27 +5,89 @@
 // Doozer's rules: the rev checks, implicit directories, events, retries, and
 // the edges of the window.
 
+import { isValidSessionId } from "./args";
 import { DoozerError } from "./errors";
 import { compileGlob } from "./glob";
 import { RevList } from "./history";
-import { dedupMutationsMax, historyRevsDefault, pageEntriesMax, valueBytesMax } from "./limits";
-import type { ApplyErrorCode, Mutation, MutationOutcome } from "./mutation";
+import {
+  dedupMutationsMax,
+  historyRevsDefault,
+  pageEntriesMax,
+  sessionsMax,
+  sessionTtlMsMax,
+  sessionTtlMsMin,
+  storeBytesMaxDefault,
+  valueBytesMax,
+} from "./limits";
+import type { ApplyErrorCode, Mutation, MutationError, MutationOutcome, TxnCheck, TxnOp } from "./mutation";
 import { ancestorsOf, rootPath, validatePath } from "./path";
-import { VersionedTree } from "./tree";
+import { type FileVersion, fileAbove, type StagedWrite, TreeDraft, VersionedTree } from "./tree";
 
 export interface StoreOptions {
   /** Revs of history kept for reads at a past rev and for events (default historyRevsDefault). */
   historyRevs?: number;
   /** Mutation ids remembered so that a retried write applies once (default dedupMutationsMax). */
   dedupMax?: number;
+  /** Live data allowed: the sum over every file of its path and value bytes (default storeBytesMaxDefault, SPEC §8). */
+  storeBytesMax?: number;
+  /** Live sessions allowed at once (default sessionsMax). */
+  sessionsMax?: number;
 }
 
-/** A SET, or a DEL that removed a file: what WAIT and WATCH report. `value` is empty for a DEL. */
+/**
+ * A SET, or a DEL that removed a file: what WAIT and WATCH report. `value` is
+ * empty for a DEL. `session` is the owner a SET gave the file; absent for a
+ * persistent file and on every DEL (SPEC §6).
+ */
 export interface StoreEvent {
   rev: number;
   path: string;
   op: "set" | "del";
   value: Uint8Array;
+  session?: string;
+}
+
+/** A file as GET reads it; `session` only when the file was owned by one at the rev read. */
+export interface FileRead {
+  value: Uint8Array;
+  rev: number;
+  session?: string;
+}
+
+/** STAT: a file's length and rev (and owner), a directory's entry count and -2, or 0 and 0 when missing. */
+export interface StatRead {
+  len: number;
+  rev: number;
+  session?: string;
+}
+
+/** A WALK entry. */
+export interface WalkFile {
+  path: string;
+  rev: number;
+  value: Uint8Array;
+  session?: string;
+}
+
+/** A live session as the store knows it: `files` are the paths it owns now, sorted bytewise. */
+export interface SessionInfo {
+  session: string;
+  ttlMs: number;
+  files: string[];
+}
+
+interface SessionState {
+  readonly ttlMs: number;
+  /** The paths the session owns now; kept on every set, del and end so that ending costs no search. */
+  readonly files: Set<string>;
+}
+
+/** Why one write or one transaction item failed, before it is shaped into an outcome. */
+interface ItemFailure {
+  code: ApplyErrorCode;
+  message: string;
+  /** The file's rev as the item saw it: -2 a directory, 0 missing; absent when the path is malformed. */
+  rev?: number;
 }
 
 const emptyValue = new Uint8Array(0);
@@ -34,19 +96,29 @@ export class Store {
   private storeRev = 0;
   private readonly historyRevs: number;
   private readonly dedupMax: number;
+  private readonly storeBytesMax: number;
+  private readonly sessionsMax: number;
   private readonly tree = new VersionedTree();
   private readonly events = new RevList<StoreEvent>();
   /** The outcome of each remembered mutation id, oldest first (a Map keeps insertion order). */
   private readonly outcomesById = new Map<string, MutationOutcome>();
+  private readonly sessionsById = new Map<string, SessionState>();
+  private liveByteCount = 0;
 
   constructor(options: StoreOptions = {}) {
     this.historyRevs = options.historyRevs ?? historyRevsDefault;
     this.dedupMax = options.dedupMax ?? dedupMutationsMax;
-    if (!Number.isSafeInteger(this.historyRevs) || this.historyRevs < 0) {
-      throw new Error(`Store: historyRevs must be a non-negative integer, not ${this.historyRevs}`);
-    }
-    if (!Number.isSafeInteger(this.dedupMax) || this.dedupMax < 0) {
-      throw new Error(`Store: dedupMax must be a non-negative integer, not ${this.dedupMax}`);
+    this.storeBytesMax = options.storeBytesMax ?? storeBytesMaxDefault;
+    this.sessionsMax = options.sessionsMax ?? sessionsMax;
+    for (const [name, value] of [
+      ["historyRevs", this.historyRevs],
+      ["dedupMax", this.dedupMax],
+      ["storeBytesMax", this.storeBytesMax],
+      ["sessionsMax", this.sessionsMax],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new Error(`Store: ${name} must be a non-negative integer, not ${value}`);
+      }
     }
   }
 
@@ -60,27 +132,32 @@ export class Store {
     return Math.max(0, this.storeRev - this.historyRevs);
   }
 
+  /** The live data now: the sum over every file of its path and value bytes (SPEC §8). */
+  get liveBytes(): number {
+    return this.liveByteCount;
+  }
+
   /** Applies a decided batch in order; one outcome per mutation. */
   apply(mutations: readonly Mutation[]): MutationOutcome[] {
     return mutations.map((mutation) => this.applyOne(mutation));
   }
 
-  /** A file's value and rev. The value is the store's own: read it, never change it. */
-  get(path: string, atRev?: number): { value: Uint8Array; rev: number } {
+  /** A file's value, rev and owner. The value is the store's own: read it, never change it. */
+  get(path: string, atRev?: number): FileRead {
     validatePath(path);
     const version = this.tree.at(path, this.readableRev(atRev));
     if (version === undefined) throw new DoozerError("NOENT", `no such file: ${path}`, { rev: 0 });
     if (version.kind === "dir") throw new DoozerError("ISDIR", `${path} is a directory`);
-    return { value: version.value, rev: version.rev };
+    return withSession({ value: version.value, rev: version.rev }, version);
   }
 
-  /** A file: its length and rev; a directory: its entry count and rev -2; missing: length 0, rev 0. */
-  stat(path: string, atRev?: number): { len: number; rev: number } {
+  /** A file: its length, rev and owner; a directory: its entry count and rev -2; missing: length 0, rev 0. */
+  stat(path: string, atRev?: number): StatRead {
     validatePath(path);
     const rev = this.readableRev(atRev);
     const version = this.tree.at(path, rev);
     if (version === undefined) return { len: 0, rev: 0 };
-    if (version.kind === "file") return { len: version.value.length, rev: version.rev };
+    if (version.kind === "file") return withSession({ len: version.value.length, rev: version.rev }, version);
     return { len: this.entryCount(path, rev), rev: -2 };
   }
 
@@ -100,15 +177,10 @@ export class Store {
   }
 
   /** The files matching `glob`, depth-first with each directory's entries in bytewise order, paged. */
-  walk(
-    glob: string,
-    atRev?: number,
-    offset = 0,
-    limit = pageEntriesMax,
-  ): { path: string; rev: number; value: Uint8Array }[] {
+  walk(glob: string, atRev?: number, offset = 0, limit = pageEntriesMax): WalkFile[] {
     const pattern = compileGlob(glob);
     const rev = this.readableRev(atRev);
-    const files: { path: string; rev: number; value: Uint8Array }[] = [];
+    const files: WalkFile[] = [];
     let toSkip = offset;
     // Returns true once the page is full, to stop the whole walk.
     const visit = (dir: string): boolean => {
@@ -119,7 +191,7 @@ export class Store {
           if (toSkip > 0) {
             toSkip--;
           } else {
-            files.push({ path, rev: version.rev, value: version.value });
+            files.push(withSession({ path, rev: version.rev, value: version.value }, version));
             if (files.length >= limit) return true;
           }
         }
@@ -148,16 +220,42 @@ export class Store {
     return this.events.sliceFrom(fromRev);
   }
 
-  /** The store rev and the whole current tree as text: replicas that applied the same log give equal text. */
+  /** A live session now, or undefined if it never opened or has ended. Sessions have no history: this is the current rev only. */
+  session(id: string): SessionInfo | undefined {
+    const state = this.sessionsById.get(id);
+    return state && { session: id, ttlMs: state.ttlMs, files: [...state.files].sort() };
+  }
+
+  /** The live sessions now, sorted by id, paged; for the session keeper (takeOver) and the viewer. */
+  sessions(offset = 0, limit = Number.POSITIVE_INFINITY): SessionInfo[] {
+    const ids = [...this.sessionsById.keys()].sort().slice(offset, offset + limit);
+    return ids.map((id) => this.session(id) as SessionInfo);
+  }
+
+  /** How many sessions are alive now. */
+  get sessionCount(): number {
+    return this.sessionsById.size;
+  }
+
+  /**
+   * The store rev, the whole current tree and the live sessions as text:
+   * replicas that applied the same log give equal text. A file line is
+   * `path rev hex-value`, then ` session` when owned; then one
+   * `session id ttlMs` line per live session.
+   */
   serialize(): string {
     const lines = [`rev ${this.storeRev}`];
     const visit = (dir: string): void => {
       for (const { path, version } of this.tree.entriesAt(dir, this.storeRev)) {
         if (version.kind === "dir") visit(path);
-        else lines.push(`${path} ${version.rev} ${toHex(version.value)}`);
+        else {
+          const owner = version.session === undefined ? "" : ` ${version.session}`;
+          lines.push(`${path} ${version.rev} ${toHex(version.value)}${owner}`);
+        }
       }
     };
     visit(rootPath);
+    for (const { session, ttlMs } of this.sessions()) lines.push(`session ${session} ${ttlMs}`);
     return `${lines.join("\n")}\n`;
   }
 
@@ -168,8 +266,14 @@ export class Store {
     pendingVersions: number;
     events: number;
     dedupIds: number;
+    sessions: number;
   } {
-    return { ...this.tree.debugSizes(), events: this.events.length, dedupIds: this.outcomesById.size };
+    return {
+      ...this.tree.debugSizes(),
+      events: this.events.length,
+      dedupIds: this.outcomesById.size,
+      sessions: this.sessionsById.size,
+    };
   }
 
   // --- Applying mutations ---
@@ -179,78 +283,224 @@ export class Store {
       const first = this.outcomesById.get(mutation.id);
       if (first !== undefined) return first;
     }
-    this.storeRev++;
-    const outcome = freezeOutcome(this.execute(mutation, this.storeRev));
+    const outcome = freezeOutcome(this.execute(mutation));
     if (mutation.id !== "") this.remember(mutation.id, outcome);
     this.forgetOutsideWindow();
     return outcome;
   }
 
-  private execute(mutation: Mutation, rev: number): MutationOutcome {
+  /** Each case consumes the revs it says it does, advancing `storeRev` itself. */
+  private execute(mutation: Mutation): MutationOutcome {
     switch (mutation.op) {
       case "nop":
-        return { rev };
+        return { rev: ++this.storeRev };
       case "set":
-        return this.set(mutation.path, mutation.rev, mutation.value, rev);
       case "del":
-        return this.del(mutation.path, mutation.rev, rev);
+        return this.write(mutation);
+      case "session-open":
+        return this.openSession(mutation.session, mutation.ttlMs);
+      case "session-end":
+        return this.endSession(mutation.session);
+      case "txn":
+        return this.transact(mutation.checks, mutation.ops);
     }
   }
 
-  private set(path: string, checkRev: number, value: Uint8Array, rev: number): MutationOutcome {
-    const badPath = pathError(path);
-    if (badPath !== undefined) return failure(rev, "BAD_PATH", badPath);
-    if (value.length > valueBytesMax) {
-      return failure(rev, "TOO_LARGE", `value of ${value.length} bytes for ${path} is over ${valueBytesMax}`);
+  /** SET or DEL: one rev, success or failure. */
+  private write(op: TxnOp): MutationOutcome {
+    const rev = ++this.storeRev;
+    const draft = new TreeDraft(this.tree);
+    const failed = this.stage(draft, op, rev) ?? this.spaceFailure(draft);
+    if (failed !== undefined) {
+      // A plain write tells the file's rev only on REV_MISMATCH, as before transactions.
+      const { code, message } = failed;
+      return { rev, error: code === "REV_MISMATCH" ? { code, message, rev: failed.rev } : { code, message } };
     }
-    const current = this.tree.current(path);
-    if (current?.kind === "dir") return failure(rev, "ISDIR", `${path} is a directory`);
-    const fileAbove = this.fileAbove(path);
-    if (fileAbove !== undefined) {
-      return failure(rev, "NOTDIR", `${fileAbove} is a file, so ${path} cannot be`);
+    this.commit(draft.writes[0], rev);
+    return { rev };
+  }
+
+  /**
+   * SPEC §7: the checks against the tree before, each op against the tree as
+   * the ops before it left it, then the net size; only if all pass are the
+   * staged writes made, one rev each. A failure consumes one rev and changes nothing.
+   */
+  private transact(checks: readonly TxnCheck[], ops: readonly TxnOp[]): MutationOutcome {
+    const firstRev = this.storeRev + 1;
+    const draft = new TreeDraft(this.tree);
+    const fail = (failed: ItemFailure, path: string, item: { check: number } | { op: number }) => {
+      this.storeRev = firstRev;
+      const error: MutationError = { code: failed.code, message: failed.message, path, ...item };
+      if (failed.rev !== undefined) error.rev = failed.rev;
+      return { rev: firstRev, error };
+    };
+    for (const [index, check] of checks.entries()) {
+      const failed = checkFailure(draft, check);
+      if (failed !== undefined) return fail(failed, check.path, { check: index });
+    }
+    let lastSeenRev: number | undefined;
+    for (const [index, op] of ops.entries()) {
+      lastSeenRev = seenRev(draft, op.path);
+      const failed = this.stage(draft, op, firstRev + index);
+      if (failed !== undefined) return fail(failed, op.path, { op: index });
+    }
+    const lastOp = ops.at(-1);
+    const noSpace = this.spaceFailure(draft);
+    if (noSpace !== undefined && lastOp !== undefined) {
+      return fail({ ...noSpace, rev: lastSeenRev }, lastOp.path, { op: ops.length - 1 });
+    }
+    if (ops.length === 0) {
+      this.storeRev = firstRev;
+      return { rev: firstRev, results: [] };
+    }
+    const results = ops.map((op, index) => {
+      const rev = firstRev + index;
+      this.storeRev = rev;
+      this.commit(draft.writes[index], rev);
+      return { path: op.path, rev };
+    });
+    const outcome: MutationOutcome = { rev: this.storeRev, results };
+    if (ops.length !== 1) outcome.revsConsumed = ops.length;
+    return outcome;
+  }
+
+  /**
+   * Checks one set or del against `draft` and stages it there, in the order
+   * of SPEC §1 and §6: NOSESSION first, then BAD_PATH, TOO_LARGE, ISDIR,
+   * NOTDIR, REV_MISMATCH. `rev` is the rev the write would be made at.
+   */
+  private stage(draft: TreeDraft, op: TxnOp, rev: number): ItemFailure | undefined {
+    const session = op.op === "set" ? op.session : undefined;
+    if (session !== undefined && !this.sessionsById.has(session)) {
+      const failed: ItemFailure = { code: "NOSESSION", message: `session ${session} is not alive` };
+      const fileRev = seenRev(draft, op.path);
+      if (fileRev !== undefined) failed.rev = fileRev;
+      return failed;
+    }
+    const badPath = pathError(op.path);
+    if (badPath !== undefined) return { code: "BAD_PATH", message: badPath };
+    const { path } = op;
+    const current = draft.current(path);
+    if (op.op === "set" && op.value.length > valueBytesMax) {
+      const message = `value of ${op.value.length} bytes for ${path} is over ${valueBytesMax}`;
+      return { code: "TOO_LARGE", message, rev: current?.kind === "dir" ? -2 : (current?.rev ?? 0) };
+    }
+    if (current?.kind === "dir") return { code: "ISDIR", message: `${path} is a directory`, rev: -2 };
+    if (op.op === "set") {
+      const above = fileAbove(draft, path);
+      if (above !== undefined) {
+        return { code: "NOTDIR", message: `${above} is a file, so ${path} cannot be`, rev: 0 };
+      }
     }
     const fileRev = current?.rev ?? 0;
-    if (!passesRevCheck(checkRev, fileRev)) return revMismatch(rev, path, checkRev, fileRev);
+    if (!passesRevCheck(op.rev, fileRev)) {
+      const message = `${path} has rev ${fileRev}; the write expected rev ${op.rev}`;
+      return { code: "REV_MISMATCH", message, rev: fileRev };
+    }
+    if (op.op === "set") draft.set(path, op.value, session, rev);
+    else draft.del(path);
+    return undefined;
+  }
 
+  /** NOSPACE when the staged writes grow the live data past the limit; a change that does not grow it always fits. */
+  private spaceFailure(draft: TreeDraft): ItemFailure | undefined {
+    const delta = draft.bytesDelta;
+    if (delta <= 0 || this.liveByteCount + delta <= this.storeBytesMax) return undefined;
+    const message =
+      `the write would take the store's live data to ${this.liveByteCount + delta} bytes, ` +
+      `past its limit of ${this.storeBytesMax}; delete files to make room`;
+    return { code: "NOSPACE", message };
+  }
+
+  /** Makes one staged write at `rev`: the tree, the live bytes, the owners and the event. */
+  private commit(write: StagedWrite | undefined, rev: number): void {
+    if (write === undefined) return;
+    if (write.op === "del") {
+      this.deleteFile(write.path, rev);
+      return;
+    }
+    const { path, session } = write;
+    const current = this.tree.current(path);
     if (current === undefined) {
       for (const dir of ancestorsOf(path)) {
         if (this.tree.current(dir) === undefined) this.tree.write(dir, { rev, kind: "dir" });
       }
+    } else if (current.kind === "file") {
+      this.liveByteCount -= path.length + current.value.length;
+      this.disown(current, path);
     }
     // The store owns its bytes: a caller may reuse the buffer it handed in.
-    const stored = value.slice();
-    this.tree.write(path, { rev, kind: "file", value: stored });
-    this.events.push({ rev, path, op: "set", value: stored });
-    return { rev };
+    const value = write.value.slice();
+    const version: FileVersion =
+      session === undefined ? { rev, kind: "file", value } : { rev, kind: "file", value, session };
+    this.tree.write(path, version);
+    this.liveByteCount += path.length + value.length;
+    if (session !== undefined) this.sessionsById.get(session)?.files.add(path);
+    this.events.push(withSession({ rev, path, op: "set" as const, value }, version));
   }
 
-  private del(path: string, checkRev: number, rev: number): MutationOutcome {
-    const badPath = pathError(path);
-    if (badPath !== undefined) return failure(rev, "BAD_PATH", badPath);
+  /** Deletes a file that exists now, and every parent directory it leaves empty. */
+  private deleteFile(path: string, rev: number): void {
     const current = this.tree.current(path);
-    if (current?.kind === "dir") return failure(rev, "ISDIR", `${path} is a directory`);
-    const fileRev = current?.rev ?? 0;
-    if (!passesRevCheck(checkRev, fileRev)) return revMismatch(rev, path, checkRev, fileRev);
-    if (current === undefined) return { rev };
-
+    if (current?.kind !== "file") throw new Error(`Store: deleting ${path}, which is no file`);
+    this.liveByteCount -= path.length + current.value.length;
+    this.disown(current, path);
     this.tree.write(path, { rev, kind: "none" });
     for (const dir of ancestorsOf(path).reverse()) {
       if (this.tree.liveEntryCount(dir) > 0) break;
       this.tree.write(dir, { rev, kind: "none" });
     }
     this.events.push({ rev, path, op: "del", value: emptyValue });
-    return { rev };
   }
 
-  /** The innermost ancestor of `path` that is a file now, if any. */
-  private fileAbove(path: string): string | undefined {
-    for (const dir of ancestorsOf(path).reverse()) {
-      const kind = this.tree.current(dir)?.kind;
-      if (kind === "file") return dir;
-      // Above a directory there are only directories.
-      if (kind === "dir") return undefined;
+  private disown(version: FileVersion, path: string): void {
+    if (version.session !== undefined) this.sessionsById.get(version.session)?.files.delete(path);
+  }
+
+  /** One rev. The proposer names the session; a bad name in the log fails here rather than breaking the store. */
+  private openSession(session: string, ttlMs: number): MutationOutcome {
+    const rev = ++this.storeRev;
+    const failed = (code: ApplyErrorCode, message: string): MutationOutcome => ({
+      rev,
+      session,
+      error: { code, message },
+    });
+    if (!isValidSessionId(session)) return failed("BAD_REQUEST", `bad session id ${JSON.stringify(session)}`);
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < sessionTtlMsMin || ttlMs > sessionTtlMsMax) {
+      return failed(
+        "RANGE",
+        `session ttl must be from ${sessionTtlMsMin} to ${sessionTtlMsMax} ms, not ${ttlMs}`,
+      );
     }
-    return undefined;
+    // Ids are random and a retry is deduplicated by its mutation id, so a live id opened again is a defect.
+    if (this.sessionsById.has(session)) return failed("OTHER", `session ${session} is already open`);
+    if (this.sessionsById.size >= this.sessionsMax) {
+      return failed(
+        "NOSPACE",
+        `${this.sessionsById.size} sessions are open, the limit; end some to make room`,
+      );
+    }
+    this.sessionsById.set(session, { ttlMs, files: new Set() });
+    return { rev, session, ttlMs };
+  }
+
+  /**
+   * SPEC §6: deletes every file the session owns in bytewise path order, one
+   * rev each (one rev if it owns none); a session not alive consumes nothing.
+   */
+  private endSession(session: string): MutationOutcome {
+    const state = this.sessionsById.get(session);
+    if (state === undefined) {
+      const error: MutationError = { code: "NOSESSION", message: `session ${session} is not alive` };
+      return { rev: this.storeRev, revsConsumed: 0, session, error };
+    }
+    const paths = [...state.files].sort();
+    this.sessionsById.delete(session);
+    if (paths.length === 0) return { rev: ++this.storeRev, session };
+    for (const path of paths) this.deleteFile(path, ++this.storeRev);
+    const outcome: MutationOutcome = { rev: this.storeRev, session };
+    if (paths.length !== 1) outcome.revsConsumed = paths.length;
+    return outcome;
   }
 
   private remember(id: string, outcome: MutationOutcome): void {
@@ -262,7 +512,7 @@ export class Store {
     }
   }
 
-  /** Drops what no read in the window can see; amortized O(1) per applied mutation. */
+  /** Drops what no read in the window can see; amortized O(1) per rev. */
   private forgetOutsideWindow(): void {
     const oldest = this.oldestRev;
     this.tree.forgetBefore(oldest);
@@ -302,6 +552,25 @@ function passesRevCheck(checkRev: number, fileRev: number): boolean {
   return checkRev === -1 || checkRev >= fileRev;
 }
 
+/** A txn check holds when the file's rev is exactly the given one; 0 also holds below a file (SPEC §7). */
+function checkFailure(draft: TreeDraft, check: TxnCheck): ItemFailure | undefined {
+  const badPath = pathError(check.path);
+  if (badPath !== undefined) return { code: "BAD_PATH", message: badPath };
+  const current = draft.current(check.path);
+  if (current?.kind === "dir") return { code: "ISDIR", message: `${check.path} is a directory`, rev: -2 };
+  const fileRev = current?.rev ?? 0;
+  if (fileRev === check.rev) return undefined;
+  const message = `${check.path} has rev ${fileRev}; the check expected exactly rev ${check.rev}`;
+  return { code: "REV_MISMATCH", message, rev: fileRev };
+}
+
+/** A path's rev as a write or check sees it: -2 for a directory, 0 when missing; undefined for a malformed path. */
+function seenRev(draft: TreeDraft, path: string): number | undefined {
+  if (pathError(path) !== undefined) return undefined;
+  const current = draft.current(path);
+  return current?.kind === "dir" ? -2 : (current?.rev ?? 0);
+}
+
 /** Callers validate paths before proposing; this keeps a bad one in the log from breaking the store. */
 function pathError(path: string): string | undefined {
   try {
@@ -313,24 +582,18 @@ function pathError(path: string): string | undefined {
   }
 }
 
-function failure(rev: number, code: ApplyErrorCode, message: string): MutationOutcome {
-  return { rev, error: { code, message } };
-}
-
-function revMismatch(rev: number, path: string, checkRev: number, fileRev: number): MutationOutcome {
-  return {
-    rev,
-    error: {
-      code: "REV_MISMATCH",
-      message: `${path} has rev ${fileRev}; the write expected rev ${checkRev}`,
-      rev: fileRev,
-    },
-  };
+/** Adds the owner of a file version to what a read answers; a persistent file has no `session` key at all. */
+function withSession<T extends object>(answer: T, version: FileVersion): T & { session?: string } {
+  return version.session === undefined ? answer : { ...answer, session: version.session };
 }
 
 /** An outcome is remembered for retries, so no caller may change it afterwards. */
 function freezeOutcome(outcome: MutationOutcome): MutationOutcome {
   if (outcome.error !== undefined) Object.freeze(outcome.error);
+  if (outcome.results !== undefined) {
+    for (const result of outcome.results) Object.freeze(result);
+    Object.freeze(outcome.results);
+  }
   return Object.freeze(outcome);
 }
 

@@ -11,13 +11,24 @@
 // holds the live files plus the changes in the window, never more.
 
 import { RevList } from "./history";
-import { joinPath, nameOf, parentOf, rootPath } from "./path";
+import { ancestorsOf, joinPath, nameOf, parentOf, rootPath } from "./path";
 
-/** What a path is from `rev` until its next version. A file's rev is the rev of the version that wrote it. */
+/**
+ * What a path is from `rev` until its next version. A file's rev is the rev of
+ * the version that wrote it; its `session`, when present, is the session that
+ * owned it from then on (SPEC §6), kept per version so a read at a past rev
+ * shows the owner at that rev.
+ */
 export type Version =
-  | { readonly rev: number; readonly kind: "file"; readonly value: Uint8Array }
+  | FileVersion
   | { readonly rev: number; readonly kind: "dir" }
   | { readonly rev: number; readonly kind: "none" };
+export interface FileVersion {
+  readonly rev: number;
+  readonly kind: "file";
+  readonly value: Uint8Array;
+  readonly session?: string;
+}
 export type PresentVersion = Exclude<Version, { kind: "none" }>;
 
 export interface Entry {
@@ -169,4 +180,108 @@ function newHistory(): PathHistory {
 
 function isPresent(version: Version | undefined): version is PresentVersion {
   return version !== undefined && version.kind !== "none";
+}
+
+/** What a write's checks need to know of a tree: what each path is now. */
+export interface TreeView {
+  current(path: string): PresentVersion | undefined;
+}
+
+/** A write staged in a draft, to be made in order once the whole change has passed its checks. */
+export type StagedWrite =
+  | { readonly op: "set"; readonly path: string; readonly value: Uint8Array; readonly session?: string }
+  | { readonly op: "del"; readonly path: string };
+
+const draftDirVersion: PresentVersion = { rev: -2, kind: "dir" };
+
+/**
+ * The tree as a change in progress would leave it, without touching the tree:
+ * a transaction checks each op against the ops before it here, and only if
+ * every item passes are the staged writes made, so a failed change leaves no
+ * trace. Directories stay implicit: a directory's live entry count is the
+ * tree's plus what the draft added or removed, and a path that is no file is a
+ * directory while that count is above zero.
+ */
+export class TreeDraft implements TreeView {
+  /** Files the draft wrote (a version) or deleted (null). */
+  private readonly files = new Map<string, FileVersion | null>();
+  private readonly entryCountDeltas = new Map<string, number>();
+  private readonly staged: (StagedWrite | undefined)[] = [];
+  /** How much the staged writes change the sum of path and value bytes (SPEC §8). */
+  bytesDelta = 0;
+
+  constructor(private readonly tree: VersionedTree) {}
+
+  /** One entry per staged set or del; undefined for a del of a missing file, which changes nothing. */
+  get writes(): readonly (StagedWrite | undefined)[] {
+    return this.staged;
+  }
+
+  current(path: string): PresentVersion | undefined {
+    const drafted = this.files.get(path);
+    if (drafted) return drafted;
+    if (drafted === undefined) {
+      const base = this.tree.current(path);
+      if (base?.kind === "file") return base;
+    }
+    if (path === rootPath || this.entryCount(path) > 0) return draftDirVersion;
+    return undefined;
+  }
+
+  /** Stages a set that the caller checked: `path` is no directory and has no file above it. `rev` is the rev it will be written at. */
+  set(path: string, value: Uint8Array, session: string | undefined, rev: number): void {
+    const before = this.current(path);
+    if (before?.kind === "dir") throw new Error(`TreeDraft.set: ${path} is a directory`);
+    this.files.set(path, { rev, kind: "file", value, ...(session === undefined ? {} : { session }) });
+    this.bytesDelta += path.length + value.length - (before ? path.length + before.value.length : 0);
+    this.staged.push(
+      session === undefined ? { op: "set", path, value } : { op: "set", path, value, session },
+    );
+    if (before !== undefined) return;
+    // The new file is an entry of its parent, which may itself be new, up to a directory that exists.
+    for (let child = path; child !== rootPath; child = parentOf(child)) {
+      const parent = parentOf(child);
+      const existed = parent === rootPath || this.entryCount(parent) > 0;
+      this.addEntries(parent, 1);
+      if (existed) return;
+    }
+  }
+
+  /** Stages a del that the caller checked: `path` is no directory. Deleting a missing file stages nothing. */
+  del(path: string): void {
+    const before = this.current(path);
+    if (before?.kind === "dir") throw new Error(`TreeDraft.del: ${path} is a directory`);
+    if (before === undefined) {
+      this.staged.push(undefined);
+      return;
+    }
+    this.files.set(path, null);
+    this.bytesDelta -= path.length + before.value.length;
+    this.staged.push({ op: "del", path });
+    // Empty parent directories vanish, up to one that still holds something.
+    for (let child = path; child !== rootPath; child = parentOf(child)) {
+      const parent = parentOf(child);
+      this.addEntries(parent, -1);
+      if (parent === rootPath || this.entryCount(parent) > 0) return;
+    }
+  }
+
+  private entryCount(dir: string): number {
+    return this.tree.liveEntryCount(dir) + (this.entryCountDeltas.get(dir) ?? 0);
+  }
+
+  private addEntries(dir: string, delta: number): void {
+    this.entryCountDeltas.set(dir, (this.entryCountDeltas.get(dir) ?? 0) + delta);
+  }
+}
+
+/** The innermost ancestor of `path` that is a file in `view`, if any. */
+export function fileAbove(view: TreeView, path: string): string | undefined {
+  for (const dir of ancestorsOf(path).reverse()) {
+    const kind = view.current(dir)?.kind;
+    if (kind === "file") return dir;
+    // Above a directory there are only directories.
+    if (kind === "dir") return undefined;
+  }
+  return undefined;
 }

@@ -1,12 +1,7 @@
-import type { AcceptorObject } from "../acceptors/acceptor-object";
-import type { ClusterVars } from "../core/cluster-config";
+import type { AcceptorEnv } from "../acceptors/acceptor-env";
 
-export interface Env extends ClusterVars {
-  ACCEPTOR: DurableObjectNamespace<AcceptorObject>;
+/** The Worker's bindings: the acceptors' (with the same variables and secrets) and the viewer's files. */
+export interface Env extends AcceptorEnv {
   /** The viewer's files (dist/viewer), served at /. */
   ASSETS?: Fetcher;
-  /** Read and write token; unset leaves the store open (local development). */
-  DOOZER_RWSECRET?: string;
-  /** Read-only token; unset means reads need the read-write token. */
-  DOOZER_ROSECRET?: string;
 }

@@ -1,9 +1,9 @@
 // GET and POST /v1/faults (SPEC §5): the fault table lives in each acceptor,
 // so every proposer, read and watch meets the same fault.
 
-import { type FaultSetting, parseFaultSetting } from "../acceptors/fault";
 import { DoozerError } from "../core/errors";
-import type { AcceptorClient } from "./acceptor-client";
+import type { AcceptorClient } from "../server/acceptor-client";
+import { type FaultSetting, parseFaultSetting } from "../server/fault-setting";
 
 export interface FaultTable {
   acceptors: ({ id: string } & Record<string, unknown>)[];

@@ -13,7 +13,10 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
 export function errorResponse(error: unknown): Response {
   if (error instanceof DoozerError) {
     const headers: Record<string, string> = {};
-    if (error.code === "NOENT") headers["Doozer-Rev"] = String(error.details.rev ?? 0);
+    if (error.code === "NOENT") {
+      headers["Doozer-Rev"] = String(error.details.rev ?? 0);
+      if (error.details.storeRev !== undefined) headers["Doozer-Store-Rev"] = String(error.details.storeRev);
+    }
     return json(error.toJSON(), errorStatus[error.code], headers);
   }
   console.error("doozer-edge: unexpected error", error);

@@ -4,8 +4,8 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type { Env } from "./env";
 import { errorResponse } from "./http";
+import { runtimeFor } from "./isolate-runtime";
 import { router } from "./routes";
-import { runtimeFor } from "./runtime";
 
 export { AcceptorObject } from "../acceptors/acceptor-object";
 

@@ -1,22 +1,21 @@
 // The HTTP API (SPEC §2) as one route table. Each handler checks auth, hands
-// its arguments to the shared Operations and shapes the answer; errors are
+// its arguments to the shared verbs (server/verbs.ts) and shapes the answer; errors are
 // thrown as DoozerError and mapped in http.ts. /v1/ws hands the socket to an
 // acceptor Durable Object, which speaks the WebSocket protocol (SPEC §3).
 
 import { type IRequest, Router } from "itty-router";
 import * as args from "../core/args";
 import { DoozerError } from "../core/errors";
-import { valueBytesMax } from "../core/limits";
-import { encodeValue } from "../core/value-encoding";
-import { accessFor, authorize, bearer, requireWrite } from "./auth";
+import { txnBodyBytesMax, valueBytesMax } from "../core/limits";
+import { accessFor, authorize, bearer, requireWrite, secretsFrom } from "../server/auth";
+import { mutationId, type StoreVerb, type VerbArgs, writeVerbs } from "../server/verbs";
 import type { Env } from "./env";
 import { faultTable, setFaults } from "./faults";
 import { errorResponse, json, readBody, readJson } from "./http";
-import { mutationId, type VerbArgs } from "./operations";
-import type { Runtime } from "./runtime";
+import type { IsolateRuntime } from "./isolate-runtime";
 import { connectSocket } from "./sockets";
 
-export type Args = [Env, ExecutionContext, Runtime];
+export type Args = [Env, ExecutionContext, IsolateRuntime];
 
 /** Which methods each path answers, for telling 405 BAD_METHOD from 404 NOT_FOUND. */
 const allowed: [RegExp, string[]][] = [
@@ -28,6 +27,11 @@ const allowed: [RegExp, string[]][] = [
   [/^\/v1\/wait$/, ["GET"]],
   [/^\/v1\/nop$/, ["POST"]],
   [/^\/v1\/cluster$/, ["GET"]],
+  [/^\/v1\/health$/, ["GET"]],
+  [/^\/v1\/sessions$/, ["POST"]],
+  [/^\/v1\/sessions\/[^/]*$/, ["GET", "DELETE"]],
+  [/^\/v1\/sessions\/[^/]*\/keepalive$/, ["POST"]],
+  [/^\/v1\/txn$/, ["POST"]],
   [/^\/v1\/stats$/, ["GET"]],
   [/^\/v1\/faults$/, ["GET", "POST"]],
   [/^\/v1\/ws$/, ["GET"]],
@@ -38,60 +42,66 @@ export const router = Router<IRequest, Args>({
 });
 
 router
-  .get("/v1/rev", async (request, env, ctx, runtime) => {
-    await authorize(request, env);
-    return json(await runtime.operations.rev(queryArgs(request), ctx));
-  })
+  .get("/v1/rev", (request, env, ctx, runtime) => verb("REV", queryArgs(request), request, env, ctx, runtime))
   .get("/v1/files/*", getFile)
   .get("/v1/files", getFile)
   .put("/v1/files/*", async (request, env, ctx, runtime) => {
-    requireWrite(await authorize(request, env));
+    requireWrite(await authorize(request, secretsFrom(env)));
     const a = { ...queryArgs(request), path: pathAfter(request, "/v1/files") };
-    const id = mutationId(request.headers.get("Doozer-Request-Id"));
+    const requestId = mutationId(request.headers.get("Doozer-Request-Id"));
     args.writeRev(a.rev); // A missing rev is MISSING_ARG before a body is read.
     const value = await readBody(request, valueBytesMax, "the value");
-    return json(await runtime.operations.set(a, value, id, ctx));
+    return json(await runtime.verbs.run("SET", { ...a, value, requestId }, ctx));
   })
-  .delete("/v1/files/*", async (request, env, ctx, runtime) => {
-    requireWrite(await authorize(request, env));
+  .delete("/v1/files/*", (request, env, ctx, runtime) => {
     const a = { ...queryArgs(request), path: pathAfter(request, "/v1/files") };
-    const id = mutationId(request.headers.get("Doozer-Request-Id"));
-    return json(await runtime.operations.del(a, id, ctx));
+    return verb("DEL", a, request, env, ctx, runtime);
   })
-  .post("/v1/nop", async (request, env, ctx, runtime) => {
-    requireWrite(await authorize(request, env));
-    return json(await runtime.operations.nop(mutationId(request.headers.get("Doozer-Request-Id")), ctx));
-  })
+  .post("/v1/nop", (request, env, ctx, runtime) => verb("NOP", {}, request, env, ctx, runtime))
   .get("/v1/dirs/*", getDir)
   .get("/v1/dirs", getDir)
   .get("/v1/stat/*", stat)
   .get("/v1/stat", stat)
-  .get("/v1/walk", async (request, env, ctx, runtime) => {
-    await authorize(request, env);
-    const a = queryArgs(request);
-    const base64 = args.encoding(a.encoding) === "base64";
-    const { rev, files } = await runtime.operations.walk(a, ctx);
-    return json({
-      rev,
-      files: files.map((f) => ({ path: f.path, rev: f.rev, ...encodeValue(f.value, base64) })),
-    });
+  .get("/v1/walk", (request, env, ctx, runtime) =>
+    verb("WALK", queryArgs(request), request, env, ctx, runtime),
+  )
+  .get("/v1/wait", (request, env, ctx, runtime) =>
+    verb("WAIT", queryArgs(request), request, env, ctx, runtime),
+  )
+  .post("/v1/sessions", (request, env, ctx, runtime) =>
+    verb("SESSION", { ttl: queryArgs(request).ttl }, request, env, ctx, runtime),
+  )
+  .post("/v1/sessions/*", (request, env, ctx, runtime) => {
+    const rest = new URL(request.url).pathname.slice("/v1/sessions/".length);
+    if (!rest.endsWith("/keepalive") || rest.slice(0, -"/keepalive".length).includes("/"))
+      throw new DoozerError("NOT_FOUND", `no route ${new URL(request.url).pathname}`);
+    return verb("KEEPALIVE", { session: rest.slice(0, -"/keepalive".length) }, request, env, ctx, runtime);
   })
-  .get("/v1/wait", async (request, env, ctx, runtime) => {
-    await authorize(request, env);
-    const a = queryArgs(request);
-    const base64 = args.encoding(a.encoding) === "base64";
-    const event = await runtime.operations.wait(a, ctx);
-    if (!event) return new Response(null, { status: 204 });
-    return json({ path: event.path, rev: event.rev, ...encodeValue(event.value, base64), op: event.op });
+  .get("/v1/sessions/*", async (request, env, ctx, runtime) => {
+    await authorize(request, secretsFrom(env));
+    const a = { ...queryArgs(request), session: sessionInPath(request) };
+    return json(await runtime.verbs.getSession(a, ctx));
+  })
+  .delete("/v1/sessions/*", (request, env, ctx, runtime) =>
+    verb("ENDSESSION", { session: sessionInPath(request) }, request, env, ctx, runtime),
+  )
+  .post("/v1/txn", async (request, env, ctx, runtime) => {
+    requireWrite(await authorize(request, secretsFrom(env)));
+    const body = await readJson(request, txnBodyBytesMax);
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      throw new DoozerError("BAD_REQUEST", "a transaction is a JSON object with checks and ops");
+    const { checks, ops } = body as { checks?: unknown; ops?: unknown };
+    return verb("TXN", { checks, ops }, request, env, ctx, runtime);
   })
   .get("/v1/ws", async (request, env, _ctx, runtime) => {
     const token = new URL(request.url).searchParams.get("token") ?? bearer(request);
     // Without a token the socket opens unauthenticated, for the ACCESS verb; a wrong one is refused now.
-    const access = env.DOOZER_RWSECRET && token === undefined ? "none" : await accessFor(token, env);
+    const secrets = secretsFrom(env);
+    const access = secrets.readWrite && token === undefined ? "none" : await accessFor(token, secrets);
     return connectSocket(request, runtime, access);
   })
   .get("/v1/cluster", async (request, env, _ctx, runtime) => {
-    await authorize(request, env);
+    await authorize(request, secretsFrom(env));
     const statuses = await runtime.reader.statuses();
     return json({
       acceptors: runtime.acceptors.names.map((name, i) => {
@@ -108,8 +118,20 @@ router
       }),
     });
   })
+  .get("/v1/health", async (_request, _env, _ctx, runtime) => {
+    // No token asked for, and one given is ignored: a load balancer or an alert must always reach it (SPEC §8).
+    const statuses = await runtime.reader.statuses();
+    const answered = statuses.filter((s) => s !== undefined);
+    const ok = answered.length >= runtime.acceptors.quorum;
+    // The highest rev among those that answered: a quick look, not a linearizable read.
+    const rev = answered.reduce((highest, s) => Math.max(highest, s.rev), 0);
+    return json(
+      { ok, acceptors: runtime.acceptors.names.length, reachable: answered.length, rev },
+      ok ? 200 : 503,
+    );
+  })
   .get("/v1/stats", async (request, env, _ctx, runtime) => {
-    await authorize(request, env);
+    await authorize(request, secretsFrom(env));
     const { acceptors, config, proposer, reader } = runtime;
     const [statuses, leader] = await Promise.all([
       reader.statuses(),
@@ -126,12 +148,12 @@ router
   })
   .get("/v1/faults", async (request, env, _ctx, runtime) => {
     requireFaultSwitch(runtime);
-    await authorize(request, env);
+    await authorize(request, secretsFrom(env));
     return json(await faultTable(runtime.acceptors));
   })
   .post("/v1/faults", async (request, env, _ctx, runtime) => {
     requireFaultSwitch(runtime);
-    requireWrite(await authorize(request, env));
+    requireWrite(await authorize(request, secretsFrom(env)));
     return json(await setFaults(runtime.acceptors, await readJson(request, 4096)));
   })
   .all("*", (request, _env, _ctx, runtime) => {
@@ -151,45 +173,72 @@ router
     );
   });
 
+/**
+ * One verb with a JSON answer: auth first (writes need the read-write token),
+ * then the verb. A WAIT that times out answers 204 with no body.
+ */
+async function verb(
+  name: StoreVerb,
+  a: VerbArgs,
+  request: IRequest,
+  env: Env,
+  ctx: ExecutionContext,
+  runtime: IsolateRuntime,
+): Promise<Response> {
+  const access = await authorize(request, secretsFrom(env));
+  if (writeVerbs.has(name)) {
+    requireWrite(access);
+    a.requestId = mutationId(request.headers.get("Doozer-Request-Id"));
+  }
+  const body = await runtime.verbs.run(name, a, ctx);
+  if (name === "WAIT" && body.timeout === true) return new Response(null, { status: 204 });
+  return json(body);
+}
+
+/** GET /v1/files: the value's bytes as the body, its revs in headers. */
 async function getFile(
   request: IRequest,
   env: Env,
   ctx: ExecutionContext,
-  runtime: Runtime,
+  runtime: IsolateRuntime,
 ): Promise<Response> {
-  await authorize(request, env);
+  await authorize(request, secretsFrom(env));
   const a = { ...queryArgs(request), path: pathAfter(request, "/v1/files") };
-  const { rev, value, storeRev } = await runtime.operations.get(a, ctx);
-  return new Response(value, {
-    headers: {
-      "Content-Type": "application/octet-stream",
-      "Doozer-Rev": String(rev),
-      "Doozer-Store-Rev": String(storeRev),
-    },
-  });
+  const { rev, value, storeRev, session } = await runtime.verbs.get(a, ctx);
+  const headers: Record<string, string> = {
+    "Content-Type": "application/octet-stream",
+    "Doozer-Rev": String(rev),
+    "Doozer-Store-Rev": String(storeRev),
+  };
+  // The owner at the rev read (SPEC §6); absent for a persistent file.
+  if (session !== undefined) headers["Doozer-Session"] = session;
+  return new Response(value, { headers });
 }
 
-async function getDir(
-  request: IRequest,
-  env: Env,
-  ctx: ExecutionContext,
-  runtime: Runtime,
-): Promise<Response> {
-  await authorize(request, env);
-  return json(
-    await runtime.operations.getdir({ ...queryArgs(request), path: pathAfter(request, "/v1/dirs") }, ctx),
+function getDir(request: IRequest, env: Env, ctx: ExecutionContext, runtime: IsolateRuntime) {
+  return verb(
+    "GETDIR",
+    { ...queryArgs(request), path: pathAfter(request, "/v1/dirs") },
+    request,
+    env,
+    ctx,
+    runtime,
   );
 }
 
-async function stat(request: IRequest, env: Env, ctx: ExecutionContext, runtime: Runtime): Promise<Response> {
-  await authorize(request, env);
-  return json(
-    await runtime.operations.stat({ ...queryArgs(request), path: pathAfter(request, "/v1/stat") }, ctx),
+function stat(request: IRequest, env: Env, ctx: ExecutionContext, runtime: IsolateRuntime) {
+  return verb(
+    "STAT",
+    { ...queryArgs(request), path: pathAfter(request, "/v1/stat") },
+    request,
+    env,
+    ctx,
+    runtime,
   );
 }
 
 /** The query string's arguments, by the names the verbs use. */
-function queryArgs(request: IRequest): VerbArgs & { encoding?: string } {
+function queryArgs(request: IRequest): VerbArgs {
   const params = new URL(request.url).searchParams;
   const get = (name: string) => params.get(name) ?? undefined;
   return {
@@ -200,7 +249,16 @@ function queryArgs(request: IRequest): VerbArgs & { encoding?: string } {
     timeout: get("timeout"),
     stale: get("stale"),
     encoding: get("encoding"),
+    session: get("session"),
+    ttl: get("ttl"),
   };
+}
+
+/** The session id in `/v1/sessions/<id>`; a malformed one is BAD_REQUEST when the verb checks it. */
+function sessionInPath(request: IRequest): string {
+  const rest = new URL(request.url).pathname.slice("/v1/sessions/".length);
+  if (rest.includes("/")) throw new DoozerError("NOT_FOUND", `no route ${new URL(request.url).pathname}`);
+  return rest;
 }
 
 /** The store path in a URL: everything after the route's prefix, not percent-decoded (SPEC §1). */
@@ -209,6 +267,6 @@ function pathAfter(request: IRequest, prefix: string): string {
   return rest === "" ? "/" : rest;
 }
 
-function requireFaultSwitch(runtime: Runtime): void {
+function requireFaultSwitch(runtime: IsolateRuntime): void {
   if (!runtime.config.faultsEnabled) throw new DoozerError("NOT_FOUND", "no route /v1/faults");
 }

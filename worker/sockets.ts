@@ -3,12 +3,12 @@
 // requests and pushes its watches' events (acceptors/client-sockets.ts).
 
 import { DoozerError } from "../core/errors";
-import type { Access } from "./auth";
-import type { Runtime } from "./runtime";
+import type { Access } from "../server/auth";
+import type { IsolateRuntime } from "./isolate-runtime";
 
 export async function connectSocket(
   request: Request,
-  runtime: Runtime,
+  runtime: IsolateRuntime,
   access: Access | "none",
 ): Promise<Response> {
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
@@ -22,7 +22,7 @@ export async function connectSocket(
     const headers = new Headers(request.headers);
     headers.set("Doozer-Access", access);
     try {
-      const response = await runtime.acceptors.forward(
+      const response = await runtime.peers.forward(
         name,
         new Request(request, { headers }),
         config.rpcTimeoutMs,

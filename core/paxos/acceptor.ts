@@ -3,7 +3,9 @@
 // writes both to storage before it answers: an answer is a vote, and a vote
 // forgotten in a crash could let two values be chosen for one slot.
 
-import { type Ballot, compareBallots, zeroBallot } from "./ballot";
+import { assert } from "../assert";
+import { type Ballot, compareBallots, formatBallot, zeroBallot } from "./ballot";
+import { bytesEqual } from "./learner";
 import type { Accept, Accepted, AcceptedEntry, Prepare, Promised, Rejected, Slot } from "./messages";
 
 /** Durable storage for an acceptor's votes. Each call returns only when its data is durable. */
@@ -24,7 +26,15 @@ export class Acceptor {
     accepted: Iterable<AcceptedEntry> = [],
   ) {
     this.promisedBallot = promised;
-    for (const entry of accepted) this.accepted.set(entry.slot, entry);
+    for (const entry of accepted) {
+      // Storage writes a vote and its promise in one transaction, so no vote outranks the promise.
+      assert(
+        compareBallots(entry.ballot, promised) <= 0,
+        () =>
+          `acceptor: slot ${entry.slot} accepted at ${formatBallot(entry.ballot)}, above the promise ${formatBallot(promised)}`,
+      );
+      this.accepted.set(entry.slot, entry);
+    }
   }
 
   get promised(): Ballot {
@@ -58,6 +68,14 @@ export class Acceptor {
     const entries = message.entries
       .filter((e) => e.slot > this.forgottenThrough)
       .map((e) => ({ slot: e.slot, ballot: message.ballot, value: e.value }));
+    for (const entry of entries) {
+      // A ballot belongs to one proposer, which proposes one value per slot under it.
+      const held = this.accepted.get(entry.slot);
+      assert(
+        !held || compareBallots(held.ballot, entry.ballot) !== 0 || bytesEqual(held.value, entry.value),
+        () => `acceptor: two values for slot ${entry.slot} under ballot ${formatBallot(entry.ballot)}`,
+      );
+    }
     // Persist before the in-memory state changes, so a failed write leaves no vote behind.
     this.storage.saveAccepted(message.ballot, entries);
     this.promisedBallot = message.ballot;
@@ -79,7 +97,7 @@ export class Acceptor {
 
   private promise(ballot: Ballot): void {
     const order = compareBallots(ballot, this.promisedBallot);
-    if (order < 0) throw new Error("acceptor: a promise never goes backwards");
+    assert(order >= 0, "acceptor: a promise never goes backwards");
     if (order === 0) return;
     this.storage.savePromise(ballot);
     this.promisedBallot = ballot;

@@ -1,6 +1,7 @@
 // The learner: collects chosen entries, which may arrive in any order, and
 // releases them strictly in slot order. A gap is filled by asking peers.
 
+import { assert } from "../assert";
 import { fetchSlotsMax } from "../limits";
 import type { LogEntry, Slot } from "./messages";
 
@@ -30,8 +31,10 @@ export class Learner {
     for (const { slot, value } of entries) {
       if (slot <= this.released) continue;
       const known = this.pending.get(slot);
-      if (known && !bytesEqual(known, value))
-        throw new Error(`learner: slot ${slot} chosen twice with different values`);
+      assert(
+        !known || bytesEqual(known, value),
+        () => `learner: slot ${slot} chosen twice with different values`,
+      );
       this.pending.set(slot, value);
       if (slot > this.target) this.target = slot;
     }

@@ -10,93 +10,40 @@
 // caller sends `takeMessages()` and feeds answers to `receive`). The same code
 // runs in the Worker and in the seeded simulator.
 
-import { type Ballot, ballotsEqual, compareBallots } from "./ballot";
+import { assert } from "../assert";
+import { DoozerError } from "../errors";
+import {
+  backoffDoublingsMax,
+  proposerCommandBytesMax,
+  proposerCommandsMax,
+  proposerSyncsMax,
+} from "../limits";
+import { quorumOf } from "../quorum";
+import { type Ballot, ballotsEqual, compareBallots, formatBallot } from "./ballot";
+import { batchLength } from "./batch";
+import { Commits } from "./commits";
 import { bytesEqual } from "./learner";
-import type { AcceptedEntry, AcceptorReply, ChosenEntry, LogEntry, ProposerMessage, Slot } from "./messages";
+import type { AcceptedEntry, AcceptorReply, LogEntry, ProposerMessage, Slot } from "./messages";
+import { proposalsAfterPromises } from "./phase-one";
+import type {
+  Completion,
+  Inflight,
+  Outbound,
+  Pending,
+  Phase,
+  ProposerOptions,
+  ProposerStats,
+  SyncRequest,
+} from "./proposer-types";
 
-export interface ProposerOptions<C> {
-  /** Unique per incarnation: ballots are (round, id), so two proposers never share one. */
-  id: string;
-  acceptors: readonly string[];
-  /** Uniform in [0, 1); the only source of randomness (backoff jitter). */
-  random: () => number;
-  /** Encodes a batch of commands as one slot's value; `pack([])` is the no-op that fills holes. */
-  pack: (commands: readonly C[]) => Uint8Array;
-  sizeOf: (command: C) => number;
-  batchCommandsMax: number;
-  batchBytesMax: number;
-  /** An unanswered prepare, accept or commit is sent again after this long. */
-  retryMs: number;
-  /** Backoff after a lost duel: uniform in [0, min(max, base * 2^duels)). */
-  backoffMs: number;
-  backoffMsMax: number;
-}
-
-export type Completion<C, R> =
-  | { kind: "decided"; command: C; result: R }
-  /** The deadline passed first; the command may or may not be decided later. */
-  | { kind: "expired"; command: C }
-  | { kind: "synced"; token: number }
-  | { kind: "sync-expired"; token: number };
-
-/** Counters of the work done, for benchmarks: rounds are message rounds to the acceptors. */
-export interface ProposerStats {
-  /** Phase 1 rounds (new ballots), first sends and resends. */
-  prepareRounds: number;
-  /** Phase 2 rounds: an accept sent to the acceptors, or sent again. */
-  acceptRounds: number;
-  /** Commit rounds sent while commands waited for their outcome (first sends and resends). */
-  commitRounds: number;
-  slotsChosen: number;
-  commandsDecided: number;
-}
-
-export interface Outbound {
-  to: string;
-  message: ProposerMessage;
-}
-
-interface Pending<C> {
-  command: C;
-  deadline: number;
-  /** Its position in the batch that carries it: its result's index. */
-  batchIndex?: number;
-}
-
-interface SyncRequest {
-  token: number;
-  through: Slot;
-  deadline: number;
-}
-
-/** The accept this proposer has in flight; at most one at a time, so batches form behind it. */
-interface Inflight<C> {
-  ballot: Ballot;
-  entries: LogEntry[];
-  /** The slot carrying `commands`, if this accept carries new commands. */
-  commandSlot?: Slot;
-  commands: Pending<C>[];
-  acks: Set<string>;
-  sentAt: number;
-}
-
-/** A chosen slot whose commit a quorum has not yet confirmed, or whose outcome is still owed to commands. */
-interface Deciding<C> {
-  entry: AcceptedEntry;
-  ackers: Set<string>;
-  confirmedBy: Set<string>;
-  commands: Pending<C>[];
-  sentAt: number;
-}
-
-type Phase = "idle" | "preparing" | "leading";
+export type { Completion, Outbound, Phase, ProposerOptions, ProposerStats } from "./proposer-types";
 
 export class Proposer<C, R> {
   private readonly quorum: number;
-  private phase: Phase = "idle";
+  private state: Phase = "idle";
   private round = 0;
   private ballot: Ballot | undefined;
-  private promises = new Map<string, { chosenThrough: Slot; accepted: AcceptedEntry[] }>();
+  private promises = new Map<string, { accepted: AcceptedEntry[] }>();
   private prepareSentAt = 0;
   private retryAt = 0;
   private duels = 0;
@@ -105,10 +52,13 @@ export class Proposer<C, R> {
   private queue: Pending<C>[] = [];
   private syncs: SyncRequest[] = [];
   private nextSyncToken = 1;
+  /** Every command submitted and not yet completed, wherever it waits, and their bytes: the bounds' counters. */
+  private commandsWaiting = 0;
+  private commandBytesWaiting = 0;
   private inflight: Inflight<C> | undefined;
   /** An accept lost to a higher ballot: if phase 1 finds its value again, its commands stay with it. */
   private preempted: Inflight<C> | undefined;
-  private readonly deciding = new Map<Slot, Deciding<C>>();
+  private readonly commits: Commits<C>;
   private outbox: Outbound[] = [];
   private completions: Completion<C, R>[] = [];
   readonly stats: ProposerStats = {
@@ -120,7 +70,8 @@ export class Proposer<C, R> {
   };
 
   constructor(private readonly options: ProposerOptions<C>) {
-    this.quorum = Math.floor(options.acceptors.length / 2) + 1;
+    this.quorum = quorumOf(options.acceptors.length);
+    this.commits = new Commits(options.acceptors, this.quorum, (to, message) => this.send(to, message));
   }
 
   get id(): string {
@@ -129,24 +80,49 @@ export class Proposer<C, R> {
 
   /** True while this proposer holds a promise from a quorum and may skip phase 1. */
   get isLeading(): boolean {
-    return this.phase === "leading";
+    return this.state === "leading";
+  }
+
+  get phase(): Phase {
+    return this.state;
   }
 
   get currentBallot(): Ballot | undefined {
     return this.ballot;
   }
 
+  /** Throws TOO_LARGE, before taking the command, when the proposer already holds as many as it may. */
   submit(command: C, deadline: number, now: number): void {
-    this.queue.push({ command, deadline });
+    const bytes = this.options.sizeOf(command);
+    const commandsMax = this.options.commandsMax ?? proposerCommandsMax;
+    const bytesMax = this.options.commandBytesMax ?? proposerCommandBytesMax;
+    // An empty proposer takes any one command, so a command as large as the byte bound is never stuck.
+    if (
+      this.commandsWaiting >= commandsMax ||
+      (this.commandsWaiting > 0 && this.commandBytesWaiting + bytes > bytesMax)
+    ) {
+      throw new DoozerError(
+        "TOO_LARGE",
+        `the proposer holds ${this.commandsWaiting} writes (${this.commandBytesWaiting} bytes), its limit; try again shortly`,
+      );
+    }
+    this.commandsWaiting++;
+    this.commandBytesWaiting += bytes;
+    this.queue.push({ command, bytes, deadline });
     this.advance(now);
   }
 
   /**
    * Asks that every slot through `through` be chosen (filling holes with
    * no-ops if need be): a read barrier uses it when a slot some acceptor
-   * accepted has no proposer left to finish it.
+   * accepted has no proposer left to finish it. Throws TOO_LARGE when the
+   * proposer already holds as many syncs as it may.
    */
   sync(through: Slot, deadline: number, now: number): number {
+    const syncsMax = this.options.syncsMax ?? proposerSyncsMax;
+    if (this.syncs.length >= syncsMax) {
+      throw new DoozerError("TOO_LARGE", `the proposer holds ${this.syncs.length} read barriers, its limit`);
+    }
     const token = this.nextSyncToken++;
     this.syncs.push({ token, through, deadline });
     this.advance(now);
@@ -156,7 +132,7 @@ export class Proposer<C, R> {
   receive(from: string, reply: AcceptorReply<R>, now: number): void {
     switch (reply.type) {
       case "promised":
-        if (this.phase === "preparing" && this.ballot && ballotsEqual(reply.ballot, this.ballot)) {
+        if (this.state === "preparing" && this.ballot && ballotsEqual(reply.ballot, this.ballot)) {
           this.promises.set(from, reply);
           this.noteChosenThrough(reply.chosenThrough);
           if (this.promises.size >= this.quorum) this.lead(now);
@@ -164,7 +140,7 @@ export class Proposer<C, R> {
         break;
       case "rejected":
         this.round = Math.max(this.round, reply.promised.round);
-        if (this.ballot && ballotsEqual(reply.ballot, this.ballot) && this.phase !== "idle")
+        if (this.ballot && ballotsEqual(reply.ballot, this.ballot) && this.state !== "idle")
           this.losePromise(now);
         break;
       case "accepted": {
@@ -182,20 +158,10 @@ export class Proposer<C, R> {
       }
       case "committed":
         this.noteChosenThrough(reply.chosenThrough);
-        for (const [slot, deciding] of this.deciding) {
-          if (slot <= reply.chosenThrough) deciding.confirmedBy.add(from);
-          if (reply.outcome?.slot === slot && deciding.commands.length > 0) {
-            for (const p of deciding.commands) {
-              const result = reply.outcome.results[p.batchIndex ?? -1];
-              if (result === undefined) throw new Error("proposer: an outcome is missing a command's result");
-              this.completions.push({ kind: "decided", command: p.command, result });
-              this.stats.commandsDecided++;
-            }
-            deciding.commands = [];
-          }
-          if (deciding.confirmedBy.size >= this.quorum && deciding.commands.length === 0)
-            this.deciding.delete(slot);
-        }
+        this.commits.committed(from, reply, (p, result) => {
+          this.complete(p, { kind: "decided", command: p.command, result });
+          this.stats.commandsDecided++;
+        });
         break;
     }
     this.advance(now);
@@ -205,48 +171,36 @@ export class Proposer<C, R> {
   tick(now: number): void {
     this.expire(now);
     const { retryMs } = this.options;
-    if (this.phase === "preparing" && this.ballot && now - this.prepareSentAt >= retryMs) {
+    if (this.state === "preparing" && this.ballot && now - this.prepareSentAt >= retryMs) {
       this.stats.prepareRounds++;
       this.prepareSentAt = now;
-      for (const to of this.options.acceptors) {
-        if (!this.promises.has(to)) this.send(to, this.prepareMessage(this.ballot));
-      }
+      this.broadcast(this.prepareMessage(this.ballot), this.promises);
     }
     const inflight = this.inflight;
     if (inflight && now - inflight.sentAt >= retryMs) {
       this.stats.acceptRounds++;
       inflight.sentAt = now;
-      for (const to of this.options.acceptors) {
-        if (!inflight.acks.has(to))
-          this.send(to, { type: "accept", ballot: inflight.ballot, entries: inflight.entries });
-      }
+      this.broadcast({ type: "accept", ballot: inflight.ballot, entries: inflight.entries }, inflight.acks);
     }
-    for (const deciding of this.deciding.values()) {
-      if (now - deciding.sentAt < retryMs) continue;
-      deciding.sentAt = now;
-      const owed = deciding.commands.length > 0;
-      if (owed) this.stats.commitRounds++;
-      for (const to of this.options.acceptors) {
-        if (owed || !deciding.confirmedBy.has(to))
-          this.sendCommit(to, [deciding], owed ? deciding.entry.slot : undefined);
-      }
-    }
+    this.stats.commitRounds += this.commits.resend(now, retryMs);
     this.advance(now);
   }
 
   /** When `tick` next has something to do, or undefined if only a message can move things on. */
   nextDeadline(): number | undefined {
-    const times: number[] = [];
+    let next: number | undefined;
+    const at = (time: number) => {
+      if (next === undefined || time < next) next = time;
+    };
     const { retryMs } = this.options;
-    if (this.phase === "idle" && this.hasWork()) times.push(this.retryAt);
-    if (this.phase === "preparing") times.push(this.prepareSentAt + retryMs);
-    if (this.inflight) times.push(this.inflight.sentAt + retryMs);
-    for (const d of this.deciding.values()) times.push(d.sentAt + retryMs);
-    for (const p of this.queue) times.push(p.deadline);
-    for (const s of this.syncs) times.push(s.deadline);
-    for (const p of this.inflight?.commands ?? []) times.push(p.deadline);
-    for (const d of this.deciding.values()) for (const p of d.commands) times.push(p.deadline);
-    return times.length > 0 ? Math.min(...times) : undefined;
+    if (this.state === "idle" && this.hasWork()) at(this.retryAt);
+    if (this.state === "preparing") at(this.prepareSentAt + retryMs);
+    if (this.inflight) at(this.inflight.sentAt + retryMs);
+    for (const p of this.queue) at(p.deadline);
+    for (const s of this.syncs) at(s.deadline);
+    for (const p of this.inflight?.commands ?? []) at(p.deadline);
+    this.commits.deadlines(retryMs, at);
+    return next;
   }
 
   takeMessages(): Outbound[] {
@@ -263,9 +217,7 @@ export class Proposer<C, R> {
 
   /** Commands and syncs not yet completed. */
   get pendingCount(): number {
-    let count = this.queue.length + this.syncs.length + (this.inflight?.commands.length ?? 0);
-    for (const d of this.deciding.values()) count += d.commands.length;
-    return count;
+    return this.commandsWaiting + this.syncs.length;
   }
 
   private hasWork(): boolean {
@@ -273,50 +225,41 @@ export class Proposer<C, R> {
   }
 
   private advance(now: number): void {
-    if (this.phase === "idle" && this.hasWork() && now >= this.retryAt) this.prepare(now);
-    if (this.phase === "leading" && !this.inflight) this.proposeNext(now);
+    if (this.state === "idle" && this.hasWork() && now >= this.retryAt) this.prepare(now);
+    if (this.state === "leading" && !this.inflight) this.proposeNext(now);
     this.completeSyncs();
   }
 
   private prepare(now: number): void {
     this.stats.prepareRounds++;
     this.round += 1;
-    this.ballot = { round: this.round, proposer: this.options.id };
-    this.phase = "preparing";
+    const ballot = { round: this.round, proposer: this.options.id };
+    assert(
+      !this.ballot || compareBallots(ballot, this.ballot) > 0,
+      () => `proposer: ballot ${formatBallot(ballot)} is not above ${formatBallot(this.ballot as Ballot)}`,
+    );
+    this.ballot = ballot;
+    this.state = "preparing";
     this.promises = new Map();
     this.prepareSentAt = now;
-    for (const to of this.options.acceptors) this.send(to, this.prepareMessage(this.ballot));
+    this.broadcast(this.prepareMessage(ballot));
   }
 
   private prepareMessage(ballot: Ballot): ProposerMessage {
     return { type: "prepare", ballot, fromSlot: this.knownChosenThrough + 1 };
   }
 
-  /**
-   * A quorum promised. Slots up to the highest chosen prefix any of them knows
-   * are settled; above it, each slot takes the value accepted at the highest
-   * ballot in the quorum (it may have been chosen), and holes take a no-op.
-   */
+  /** A quorum promised: propose again whatever may have been chosen above the known prefix (phase-one.ts). */
   private lead(now: number): void {
     const ballot = this.ballot;
-    if (!ballot) throw new Error("proposer: leading without a ballot");
+    assert(ballot, "proposer: leading without a ballot");
+    assert(this.promises.size >= this.quorum, "proposer: leading without a quorum of promises");
+    assert(!this.inflight, "proposer: an accept in flight while preparing");
     const settled = this.knownChosenThrough;
-    const highest = new Map<Slot, AcceptedEntry>();
-    for (const { accepted } of this.promises.values()) {
-      for (const entry of accepted) {
-        if (entry.slot <= settled) continue;
-        const seen = highest.get(entry.slot);
-        if (!seen || compareBallots(entry.ballot, seen.ballot) > 0) highest.set(entry.slot, entry);
-      }
-    }
-    const top = Math.max(settled, ...highest.keys());
-    const entries: LogEntry[] = [];
-    for (let slot = settled + 1; slot <= top; slot++) {
-      entries.push({ slot, value: highest.get(slot)?.value ?? this.options.pack([]) });
-    }
-    this.phase = "leading";
+    const entries = proposalsAfterPromises(this.promises.values(), settled, () => this.options.pack([]));
+    this.state = "leading";
     this.promises = new Map();
-    this.nextSlot = top + 1;
+    this.nextSlot = settled + entries.length + 1;
     let commands: Pending<C>[] = [];
     let commandSlot: Slot | undefined;
     const lost = this.preempted;
@@ -341,12 +284,17 @@ export class Proposer<C, R> {
     const ballot = this.ballot;
     if (!ballot) return;
     const entries: LogEntry[] = [];
-    const fillThrough = Math.max(0, ...this.syncs.map((s) => s.through));
+    let fillThrough = 0;
+    for (const s of this.syncs) if (s.through > fillThrough) fillThrough = s.through;
     while (this.nextSlot <= fillThrough)
       entries.push({ slot: this.nextSlot++, value: this.options.pack([]) });
-    const commands = this.takeBatch();
+    const { batchCommandsMax, batchBytesMax } = this.options;
+    const commands = this.queue.splice(0, batchLength(this.queue, batchCommandsMax, batchBytesMax));
     let commandSlot: Slot | undefined;
     if (commands.length > 0) {
+      commands.forEach((p, i) => {
+        p.batchIndex = i;
+      });
       commandSlot = this.nextSlot++;
       entries.push({ slot: commandSlot, value: this.options.pack(commands.map((p) => p.command)) });
     }
@@ -354,81 +302,45 @@ export class Proposer<C, R> {
       this.sendAccept({ ballot, entries, commandSlot, commands, acks: new Set(), sentAt: now });
   }
 
-  private takeBatch(): Pending<C>[] {
-    const { batchCommandsMax, batchBytesMax, sizeOf } = this.options;
-    let bytes = 0;
-    let count = 0;
-    while (count < this.queue.length && count < batchCommandsMax) {
-      const next = this.queue[count];
-      if (!next) break;
-      const size = sizeOf(next.command);
-      // The first command always goes, so a command as large as the limit still makes progress.
-      if (count > 0 && bytes + size > batchBytesMax) break;
-      bytes += size;
-      count++;
-    }
-    const batch = this.queue.splice(0, count);
-    batch.forEach((p, i) => {
-      p.batchIndex = i;
-    });
-    return batch;
-  }
-
   private sendAccept(inflight: Inflight<C>): void {
+    assert(
+      this.state === "leading" && !this.inflight,
+      "proposer: one accept at a time, and only while leading",
+    );
+    assert(
+      inflight.entries.every((e, i) => i === 0 || e.slot === (inflight.entries[i - 1]?.slot ?? 0) + 1),
+      "proposer: an accept's slots are consecutive",
+    );
+    assert(
+      inflight.commands.length === 0 || inflight.entries.some((e) => e.slot === inflight.commandSlot),
+      "proposer: commands ride in a slot of their accept",
+    );
     this.stats.acceptRounds++;
     this.inflight = inflight;
-    for (const to of this.options.acceptors) {
-      this.send(to, { type: "accept", ballot: inflight.ballot, entries: inflight.entries });
-    }
+    this.broadcast({ type: "accept", ballot: inflight.ballot, entries: inflight.entries });
   }
 
   private chosen(inflight: Inflight<C>, now: number): void {
+    assert(inflight.acks.size >= this.quorum, "proposer: chosen without a quorum of accepts");
     this.inflight = undefined;
     this.duels = 0;
     this.stats.slotsChosen += inflight.entries.length;
     if (inflight.commands.length > 0) this.stats.commitRounds++;
-    const decided: Deciding<C>[] = inflight.entries.map((e) => {
-      // Phase 1 may propose again a slot this proposer already saw chosen: its commands still wait there.
-      const earlier = this.deciding.get(e.slot);
-      if (earlier && !bytesEqual(earlier.entry.value, e.value)) {
-        throw new Error(`proposer: slot ${e.slot} chosen twice with different values`);
-      }
-      return {
-        entry: { ...e, ballot: inflight.ballot },
-        ackers: new Set(inflight.acks),
-        confirmedBy: earlier?.confirmedBy ?? new Set(),
-        commands: [
-          ...(earlier?.commands ?? []),
-          ...(e.slot === inflight.commandSlot ? inflight.commands : []),
-        ],
-        sentAt: now,
-      };
-    });
-    for (const d of decided) this.deciding.set(d.entry.slot, d);
-    for (const to of this.options.acceptors) this.sendCommit(to, decided, inflight.commandSlot);
-  }
-
-  private sendCommit(to: string, decided: readonly Deciding<C>[], outcomeSlot: Slot | undefined): void {
-    const entries: ChosenEntry[] = decided.map(({ entry, ackers }) =>
-      ackers.has(to)
-        ? { slot: entry.slot, ballot: entry.ballot }
-        : { slot: entry.slot, ballot: entry.ballot, value: entry.value },
-    );
-    this.send(
-      to,
-      outcomeSlot === undefined ? { type: "commit", entries } : { type: "commit", entries, outcomeSlot },
-    );
+    const { ballot, entries, acks, commandSlot, commands } = inflight;
+    this.commits.chosen(ballot, entries, acks, commandSlot, commands, now);
   }
 
   /** A higher ballot exists: give up the promise, keep what is decided, retry the rest after a jittered backoff. */
   private losePromise(now: number): void {
-    this.phase = "idle";
+    this.state = "idle";
     this.promises = new Map();
     if (this.inflight) {
+      // lead() takes the preempted accept back before any new accept leaves, so none is overwritten.
+      assert(!this.preempted, "proposer: two preempted accepts at once");
       this.preempted = this.inflight;
       this.inflight = undefined;
     }
-    this.duels = Math.min(this.duels + 1, 30);
+    this.duels = Math.min(this.duels + 1, backoffDoublingsMax);
     const { backoffMs, backoffMsMax, random } = this.options;
     this.retryAt = now + random() * Math.min(backoffMsMax, backoffMs * 2 ** this.duels);
   }
@@ -441,7 +353,7 @@ export class Proposer<C, R> {
     if (this.syncs.length === 0) return;
     // Every slot below nextSlot is chosen once no accept is in flight and phase 1 is behind us.
     const chosenBelow =
-      this.phase === "leading" && !this.inflight ? this.nextSlot : this.knownChosenThrough + 1;
+      this.state === "leading" && !this.inflight ? this.nextSlot : this.knownChosenThrough + 1;
     this.syncs = this.syncs.filter((s) => {
       if (s.through >= chosenBelow) return true;
       this.completions.push({ kind: "synced", token: s.token });
@@ -453,18 +365,30 @@ export class Proposer<C, R> {
     const expire = (list: Pending<C>[]): Pending<C>[] =>
       list.filter((p) => {
         if (p.deadline > now) return true;
-        this.completions.push({ kind: "expired", command: p.command });
+        this.complete(p, { kind: "expired", command: p.command });
         return false;
       });
     this.queue = expire(this.queue);
     if (this.inflight) this.inflight.commands = expire(this.inflight.commands);
     if (this.preempted) this.preempted.commands = expire(this.preempted.commands);
-    for (const d of this.deciding.values()) d.commands = expire(d.commands);
+    this.commits.filterCommands(expire);
     this.syncs = this.syncs.filter((s) => {
       if (s.deadline > now) return true;
       this.completions.push({ kind: "sync-expired", token: s.token });
       return false;
     });
+  }
+
+  /** Every command completes exactly once, here, which is what keeps the bounds' counters true. */
+  private complete(p: Pending<C>, completion: Completion<C, R>): void {
+    this.commandsWaiting--;
+    this.commandBytesWaiting -= p.bytes;
+    assert(this.commandsWaiting >= 0 && this.commandBytesWaiting >= 0, "proposer: a command completed twice");
+    this.completions.push(completion);
+  }
+
+  private broadcast(message: ProposerMessage, except?: { has(to: string): boolean }): void {
+    for (const to of this.options.acceptors) if (!except?.has(to)) this.send(to, message);
   }
 
   private send(to: string, message: ProposerMessage): void {

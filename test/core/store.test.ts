@@ -893,6 +893,7 @@ class Model {
   private execute(mutation: Mutation): MutationOutcome {
     const rev = this.rev;
     if (mutation.op === "nop") return { rev };
+    if (mutation.op !== "set" && mutation.op !== "del") throw new Error(`the model knows no ${mutation.op}`);
     const { path } = mutation;
     const fail = (code: "BAD_PATH" | "ISDIR" | "NOTDIR" | "REV_MISMATCH", fileRev?: number) => ({
       rev,

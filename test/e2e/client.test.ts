@@ -125,10 +125,10 @@ describe.each(Object.keys(transports))("the client over %s", (name) => {
     });
     await new Promise((r) => setTimeout(r, 200));
     expect(secondHeld).toBe(false);
-    await held.unlock();
+    await held.release();
     const next = await second;
     expect((await client.get(lockPath)).value.text()).toBe("two");
-    await next.unlock();
+    await next.release();
 
     const leaderPath = fresh("leader");
     const leadership = await client.electLeader(leaderPath, "node-a");

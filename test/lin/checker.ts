@@ -613,8 +613,21 @@ class KeySearch {
   private readonly visited = new VisitedConfigurations();
   private readonly valueIds = new Map<string, number>();
   private readonly stack: { call: ListNode; stateBefore: KeyState }[] = [];
-  /** optionalChoices() per depth of the stack, valid until the search goes down to that depth again. */
+  /** requiredChoices() and optionalChoices() per depth of the stack, valid until the search goes down to that depth again. */
+  private readonly requiredByDepth: (ListNode[] | undefined)[] = [];
+  /** Per depth, the index in requiredByDepth of the candidate tried last there. */
+  private readonly requiredTried: number[] = [];
   private readonly choicesByDepth: (ListNode[] | undefined)[] = [];
+  /** revRank() of each operation. */
+  private readonly ranks: number[];
+  /** The required operations whose answer names a store rev, by latestFit() ascending. */
+  private readonly byLatestFit: number[];
+  /** Each operation's index in byLatestFit (-1 for the others). */
+  private readonly positionInFit: Int32Array;
+  private readonly latestFits: number[];
+  private readonly placed: Uint8Array;
+  /** No operation of byLatestFit before this index is unplaced. */
+  private firstUnplacedFit = 0;
   private state: KeyState = initialKeyState;
   private longest: Prefix = { order: [], state: initialKeyState };
 
@@ -628,6 +641,19 @@ class KeySearch {
     this.unplacedRequired = this.requiredCount;
     this.linearizedRequired = new OperationSet(this.requiredCount);
     this.spentOptional = new OperationSet(operations.length - this.requiredCount);
+    this.ranks = operations.map(({ entry }) => revRank(entry));
+    this.latestFits = operations.map(({ entry, required }) =>
+      required ? latestFit(entry) : Number.POSITIVE_INFINITY,
+    );
+    this.byLatestFit = operations
+      .map((_, index) => index)
+      .filter((index) => (this.latestFits[index] as number) < Number.POSITIVE_INFINITY)
+      .sort((a, b) => (this.latestFits[a] as number) - (this.latestFits[b] as number));
+    this.positionInFit = new Int32Array(operations.length).fill(-1);
+    this.byLatestFit.forEach((operation, position) => {
+      this.positionInFit[operation] = position;
+    });
+    this.placed = new Uint8Array(operations.length);
   }
 
   run(): KeyVerdictOk | CheckFailure | CheckUndecided {
@@ -664,13 +690,54 @@ class KeySearch {
    */
   private nextCandidate(after: ListNode | undefined): ListNode | undefined {
     if (after === undefined || after.required) {
-      const required = nextRequiredCall(after === undefined ? this.head.next : after.next);
-      if (required !== undefined) return required;
+      const required = this.requiredChoices();
+      const depth = this.stack.length;
+      let index = 0;
+      if (after !== undefined) {
+        const tried = this.requiredTried[depth] ?? -1;
+        index = (required[tried] === after ? tried : required.indexOf(after)) + 1;
+      }
+      this.requiredTried[depth] = index;
+      if (index < required.length) return required[index];
       return this.optionalChoices()[0];
     }
     const choices = this.optionalChoices();
     const index = choices.indexOf(after);
     return index < 0 ? undefined : choices[index + 1];
+  }
+
+  /**
+   * The required calls before the earliest pending answer, in the order of
+   * the revs their answers name (revRank). Any order finds the same verdict;
+   * this one is usually the store's own, so the search goes straight down it,
+   * where the calls' order, with writes that answer late and out of order,
+   * sends it into branches it takes exponentially long to leave.
+   */
+  private requiredChoices(): ListNode[] {
+    const cached = this.requiredByDepth[this.stack.length];
+    if (cached !== undefined) return cached;
+    const choices: ListNode[] = [];
+    for (let node = nextRequiredCall(this.head.next); node !== undefined; node = nextRequiredCall(node.next))
+      choices.push(node);
+    // Stable: calls of equal rank keep their order in time.
+    if (!process.env.NOSORT) choices.sort((a, b) => (this.ranks[a.operation] as number) - (this.ranks[b.operation] as number));
+    this.requiredByDepth[this.stack.length] = choices;
+    return choices;
+  }
+
+  /**
+   * Whether some required operation can no longer be linearized at all: its
+   * answer names a store rev that the revs consumed so far have passed. The
+   * model's `lastRev` never decreases along a linearization, so the branch is
+   * dead however it goes on; without this the search would learn it only at
+   * that operation's answer, after trying every order of the calls before it.
+   */
+  private strandsSomeOperation(): boolean {
+    let first = this.firstUnplacedFit;
+    while (first < this.byLatestFit.length && this.placed[this.byLatestFit[first] as number] === 1) first++;
+    this.firstUnplacedFit = first;
+    const operation = this.byLatestFit[first];
+    return operation !== undefined && (this.latestFits[operation] as number) < this.state.lastRev;
   }
 
   /**
@@ -720,12 +787,18 @@ class KeySearch {
       return false;
     }
     this.stack.push({ call, stateBefore: this.state });
-    this.choicesByDepth[this.stack.length] = undefined; // a new state at this depth
+    this.requiredByDepth[this.stack.length] = undefined; // a new state at this depth
+    this.choicesByDepth[this.stack.length] = undefined;
     this.state = stepped.next;
     lift(call);
+    this.placed[call.operation] = 1;
     if (call.required) this.unplacedRequired -= 1;
     if (this.stack.length > this.longest.order.length) {
       this.longest = { order: this.stack.map((frame) => frame.call.operation), state: this.state };
+    }
+    if (!process.env.NOPRUNE && this.strandsSomeOperation()) {
+      this.undo();
+      return false;
     }
     return true;
   }
@@ -737,6 +810,9 @@ class KeySearch {
     this.state = undone.stateBefore;
     this.mark(undone.call.operation, false);
     unlift(undone.call);
+    this.placed[undone.call.operation] = 0;
+    const position = this.positionInFit[undone.call.operation] as number;
+    if (position >= 0 && position < this.firstUnplacedFit) this.firstUnplacedFit = position;
     if (undone.call.required) this.unplacedRequired += 1;
     return undone.call;
   }
@@ -772,6 +848,30 @@ class KeySearch {
     }
     return id;
   }
+}
+
+/**
+ * The highest `lastRev` (model.ts) from which the operation's answer can
+ * still be linearized: a write that consumed rev r needs every rev before it
+ * below r; a read served at store rev s needs every rev before it at most s.
+ * Infinite when the answer names no store rev.
+ */
+function latestFit(entry: HistoryEntry): number {
+  const point = exactPoint(entry);
+  if (point === undefined) return Number.POSITIVE_INFINITY;
+  return point.consumed ? point.rev - 1 : point.rev;
+}
+
+/**
+ * Where the answer puts the operation among the store's revs: a write at the
+ * rev it consumed, a read just after the rev it was served at (or the file rev
+ * it showed). Answers that name no rev come first: they are cheap to try.
+ */
+function revRank(entry: HistoryEntry): number {
+  const point = exactPoint(entry);
+  if (point !== undefined) return point.consumed ? 2 * point.rev : 2 * point.rev + 1;
+  const shown = entry.outcome === "ok" ? entry.result?.rev : undefined;
+  return shown !== undefined && shown > 0 ? 2 * shown + 1 : -1;
 }
 
 function changesOnlyRevs(before: KeyState, after: KeyState): boolean {

@@ -1,28 +1,52 @@
 // A seeded, deterministic simulation of a doozer-edge cluster: acceptors
-// (Replica), competing proposers (Proposer) and clients, over a network that
-// drops, duplicates, delays and reorders messages, with acceptors crashing and
-// restarting from their durable storage and proposers dying mid-flight.
+// (Replica), competing proposers (Proposer), writers, readers and a watcher,
+// over a network that drops, duplicates, delays and reorders messages, with
+// acceptors crashing and restarting from their durable storage and proposers
+// dying mid-flight.
+//
+// The read side runs the same decisions as the real one: the read barrier and
+// its plan (core/read-barrier.ts), `Proposer.sync` for orphaned slots, catch-up
+// from peers (core/catch-up.ts), replicas parking reads until they reach the
+// barrier, WAIT, and a WATCH hosted on one acceptor that follows its peers and
+// is resumed elsewhere when its host crashes. Every seed checks the history of
+// writes and linearizable GETs with test/lin, stale GETs and WAITs against the
+// chosen log, and the watch against the chosen log's events for its glob.
 //
 // Run 1 (safety) injects faults and checks every invariant after every step.
 // Run 2 (liveness) heals everything and checks that new requests are answered
 // and every replica catches up. One seed reproduces one run exactly.
 
+import { CatchUp } from "../../core/catch-up";
+import { compileGlob } from "../../core/glob";
 import { batchBytesMax, batchMutationsMax } from "../../core/limits";
-import {
-  decodeBatch,
-  encodeBatch,
-  encodedSize,
-  type Mutation,
-  type MutationOutcome,
-} from "../../core/mutation";
+import { encodeBatch, encodedSize, type Mutation, type MutationOutcome } from "../../core/mutation";
 import { formatBallot } from "../../core/paxos/ballot";
 import { bytesEqual } from "../../core/paxos/learner";
 import type { AcceptorReply, Fetch, Fetched, ProposerMessage, Slot } from "../../core/paxos/messages";
 import { type Completion, Proposer } from "../../core/paxos/proposer";
+import {
+  type BarrierState,
+  ReadBarrier,
+  type ReadPlan,
+  type ReadStep,
+  type StatusAnswer,
+} from "../../core/read-barrier";
+import {
+  executeRead,
+  type ReadReply,
+  type ReadRequest,
+  type ReplicaPosition,
+  toErrorValue,
+  type WaitReply,
+  type WaitRequest,
+} from "../../core/reads";
 import { Replica } from "../../core/replica";
-import { Store } from "../../core/store";
+import type { StoreEvent } from "../../core/store";
+import { checkHistory } from "../lin/checker";
+import { createRecorder, type PendingOperation, type Recorder } from "../lin/history";
 import { MemoryStorage } from "./memory-storage";
 import { Random } from "./random";
+import { describeEvent, ReferenceLog } from "./reference";
 
 export interface SimulationOptions {
   seed: number;
@@ -39,6 +63,18 @@ export interface SimulationOptions {
   /** Chance per step that a client submits a write. */
   submitRate: number;
   keys: number;
+  /** Chance per step that an idle reader starts a GET, stale GET or WAIT; at most `readsMax` per run. */
+  readRate: number;
+  readsMax: number;
+  /** Revs of history each replica keeps: small windows make WAIT and WATCH meet TOO_LATE. */
+  historyRevs: number;
+  /** The watcher's glob, or undefined for a run without one. */
+  watchGlob: string | undefined;
+  /**
+   * Breaks linearizable reads on purpose (they go to a random replica, no
+   * barrier), to show that the checks notice: a run must then fail.
+   */
+  skipReadBarrier?: boolean;
   /** Called with a line per notable event when tracing a seed. */
   trace?: (line: string) => void;
 }
@@ -54,6 +90,10 @@ export const defaultSimulation: Omit<SimulationOptions, "seed"> = {
   proposerCrashRate: 0.002,
   submitRate: 0.15,
   keys: 3,
+  readRate: 0.02,
+  readsMax: 40,
+  historyRevs: 2000,
+  watchGlob: "/**",
 };
 
 /**
@@ -73,14 +113,32 @@ export function simulationForSeed(seed: number): SimulationOptions {
     proposerCrashRate: r.pick([0, 0.002, 0.01]),
     submitRate: r.pick([0.01, 0.04, 0.15]),
     keys: r.pick([1, 3, 8]),
+    readRate: r.pick([0.005, 0.02, 0.05]),
+    historyRevs: r.pick([8, 40, 2000]),
+    watchGlob: r.pick(["none", "/**", "/k0", "/k*", "/k?"]).replace("none", "") || undefined,
   };
 }
+
+/** What one acceptor can be asked over RPC besides Paxos: catch-up, the barrier's status, reads. */
+type Request =
+  | { kind: "fetch"; message: Fetch }
+  | { kind: "status" }
+  | { kind: "read"; request: ReadRequest }
+  | { kind: "wait"; request: WaitRequest };
+
+type Reply =
+  | { kind: "fetched"; message: Fetched }
+  | { kind: "status"; status: StatusAnswer }
+  | { kind: "read"; reply: ReadReply }
+  | { kind: "wait"; reply: WaitReply }
+  /** A downed acceptor refuses at once, as the fault switch's "down" does. */
+  | { kind: "unavailable" };
 
 type Payload =
   | { kind: "to-acceptor"; message: ProposerMessage }
   | { kind: "to-proposer"; reply: AcceptorReply<MutationOutcome> }
-  | { kind: "fetch"; message: Fetch }
-  | { kind: "fetched"; message: Fetched };
+  | { kind: "request"; rpc: number; request: Request }
+  | { kind: "reply"; rpc: number; reply: Reply };
 
 interface Envelope {
   from: string;
@@ -93,7 +151,14 @@ interface AcceptorNode {
   name: string;
   storage: MemoryStorage;
   replica: Replica | undefined;
-  fetchSentAt: number;
+  /** The catch-up under way, if any: one at a time, as in the Durable Object. */
+  catchUp: CatchUp | undefined;
+  /** Requests waiting for the replica to move on; each returns true once settled. */
+  parked: Set<() => boolean>;
+  /** The store rev through which the watch hosted here has been offered events. */
+  deliveredThrough: number;
+  /** The watch hosted here (its socket dies with the replica). */
+  watch: Watcher | undefined;
 }
 
 interface ProposerNode {
@@ -107,11 +172,47 @@ interface ClientRecord {
   submittedAt: number;
   phase: "safety" | "liveness";
   result?: { kind: "decided"; outcome: MutationOutcome } | { kind: "expired" } | { kind: "lost" };
+  recorded?: PendingOperation;
+}
+
+/** A client of the read path, as a Worker isolate is: it remembers a preferred replica and round trips. */
+interface ReaderNode {
+  name: string;
+  /** Its isolate's proposer, for `sync`. */
+  proposerIndex: number;
+  preferred: string;
+  rttMs: Map<string, number>;
+  busy: boolean;
+}
+
+interface Watcher {
+  glob: string;
+  state: "idle" | "connecting" | "watching" | "too-late";
+  host: AcceptorNode | undefined;
+  hostReplica: Replica | undefined;
+  /** The rev the first connection started from (after the barrier). */
+  startRev: number | undefined;
+  lastSeenRev: number;
+  /** On the host: the next rev an event may have. */
+  nextRev: number;
+  invokedAckedRev: number;
+  delivered: number;
+  reconnects: number;
 }
 
 const retryMs = 50;
 const commandTimeoutMs = 2_000;
 const livenessTimeoutMs = 1_000_000;
+/** A client's or a peer's RPC without an answer after this long counts as unreachable. */
+const rpcTimeoutMs = 150;
+/** How long a replica behind the barrier may take to catch up before handing the read back. */
+const catchUpMs = 100;
+const waitTimeoutMs = 400;
+/** How often the acceptor hosting a watch asks its peers whether it missed a slot. */
+const followEveryMs = 200;
+const readers = 3;
+/** Steps the test/lin search may take per seed; past them the seed counts as unproven (the rev checks still ran). */
+const readCheckSteps = Number(process.env.SIM_LIN_STEPS ?? 100_000);
 
 export class SafetyViolation extends Error {}
 
@@ -123,6 +224,21 @@ export interface SimulationReport {
   expired: number;
   messages: number;
   staleAccepts: number;
+  /** Linearizable GETs answered, and checked with test/lin along with the writes. */
+  linearizableReads: number;
+  /** Operations the linearizability checker took in (writes and GETs). */
+  checkedOperations: number;
+  /** The checker ran out of steps: neither proven nor refuted. */
+  uncheckedHistories: number;
+  staleReads: number;
+  waits: number;
+  watchEvents: number;
+  watchTooLate: number;
+  /** Reads that needed `Proposer.sync` to finish the log through their barrier. */
+  syncs: number;
+  readsNoQuorum: number;
+  catchUpFetches: number;
+  catchUpPauses: number;
 }
 
 export class Simulation {
@@ -137,15 +253,47 @@ export class Simulation {
   private staleAccepts = 0;
   private readonly network: Envelope[] = [];
   private readonly acceptors: AcceptorNode[] = [];
+  private readonly acceptorNames: string[] = [];
   private readonly proposers: ProposerNode[] = [];
   private readonly clients = new Map<string, ClientRecord>();
   private nextMutation = 1;
   private faults = true;
+  private readonly timers: { at: number; fire: () => void }[] = [];
+  private readonly rpcs = new Map<number, { reply: (reply: Reply) => void; lost: () => void }>();
+  private nextRpc = 1;
+  /** `proposer.incarnation.token` of a sync a reader waits for. */
+  private readonly syncWaiters = new Map<string, (synced: boolean) => void>();
+  private readonly readers: ReaderNode[] = [];
+  private readsStarted = 0;
+  private readonly livenessReads = new Set<string>();
+  private readonly recorder: Recorder;
+  /**
+   * The highest rev any client has seen: a write acknowledged at it, or a
+   * linearizable read served at it. Every linearizable read, WAIT and WATCH
+   * invoked later must be served at or past it, whatever key it touched.
+   */
+  private ackedRev = 0;
+  /** Per stale reader and replica, the last store rev read: a replica's store never goes back. */
+  private readonly staleSeen = new Map<string, number>();
+  private watcher: Watcher | undefined;
+  private readonly watchStartStep: number;
+  private readonly counts = {
+    linearizableReads: 0,
+    staleReads: 0,
+    waits: 0,
+    watchEvents: 0,
+    watchTooLate: 0,
+    syncs: 0,
+    readsNoQuorum: 0,
+    catchUpFetches: 0,
+    catchUpPauses: 0,
+  };
 
   /** (slot, ballot) → acceptors that voted, with the value: a quorum of votes means chosen. */
   private readonly votes = new Map<string, { value: Uint8Array; voters: Set<string> }>();
   /** The one value each slot was chosen with, as seen from the votes. */
   private readonly chosen = new Map<Slot, Uint8Array>();
+  private readonly reference = new ReferenceLog();
   /** Per replica, the slots already checked against `chosen`. */
   private readonly checkedThrough = new Map<string, Slot>();
   /** The serialized tree at each rev, as the first replica to reach it had it. */
@@ -154,25 +302,33 @@ export class Simulation {
 
   constructor(private readonly options: SimulationOptions) {
     this.random = new Random(options.seed);
+    this.recorder = createRecorder(() => this.time);
     this.quorum = Math.floor(options.acceptors / 2) + 1;
     for (let i = 0; i < options.acceptors; i++) {
       const storage = new MemoryStorage();
+      const name = `acceptor-${i}`;
+      this.acceptorNames.push(name);
       this.acceptors.push({
-        name: `acceptor-${i}`,
+        name,
         storage,
-        replica: new Replica(storage),
-        fetchSentAt: -Infinity,
+        replica: new Replica(storage, { historyRevs: options.historyRevs }),
+        catchUp: undefined,
+        parked: new Set(),
+        deliveredThrough: 0,
+        watch: undefined,
       });
     }
     for (let i = 0; i < options.proposers; i++) this.proposers.push(this.newProposer(`proposer-${i}`, 0));
+    for (let i = 0; i < readers; i++) this.readers.push(this.newReader(`reader-${i}`));
+    this.watchStartStep = this.random.int(Math.max(1, options.safetySteps / 2));
   }
 
   run(): SimulationReport {
     for (let i = 0; i < this.options.safetySteps; i++) this.step();
     this.heal();
-    const target = this.submitLivenessLoad();
+    this.submitLivenessLoad();
     let guard = 0;
-    while (!this.settled(target)) {
+    while (!this.settled()) {
       if (guard++ > this.options.livenessSteps) {
         throw new SafetyViolation(
           `liveness: not settled after ${this.options.livenessSteps} steps (${this.describe()})`,
@@ -181,6 +337,12 @@ export class Simulation {
       this.step();
     }
     this.checkOutcomes();
+    this.checkWatchComplete();
+    this.resolveUnansweredWrites();
+    const verdict = checkHistory(this.recorder.history(), { maxSteps: readCheckSteps });
+    if (verdict.ok === false) {
+      throw new SafetyViolation(`not linearizable: ${verdict.explanation}`);
+    }
     let decided = 0;
     let expired = 0;
     for (const c of this.clients.values()) {
@@ -195,6 +357,9 @@ export class Simulation {
       expired,
       messages: this.messagesSent,
       staleAccepts: this.staleAccepts,
+      checkedOperations: verdict.ok === true ? verdict.operations : 0,
+      uncheckedHistories: verdict.ok === true ? 0 : 1,
+      ...this.counts,
     };
   }
 
@@ -203,6 +368,10 @@ export class Simulation {
     const r = this.random;
     if (this.faults) this.injectFaults();
     if (this.faults && r.chance(this.options.submitRate)) this.submit("safety", commandTimeoutMs);
+    if (this.faults) this.startReads();
+    if (this.options.watchGlob !== undefined && this.steps === this.watchStartStep) {
+      this.startWatch(this.options.watchGlob);
+    }
     const ready = this.network.filter((e) => e.deliverAt <= this.time);
     if (ready.length > 0 && r.chance(0.9)) {
       // Any ready message may go next: delivery order is a free choice of the seed.
@@ -222,10 +391,7 @@ export class Simulation {
       if (node.replica) {
         // At most a minority down at once, or nothing could be decided in the safety run.
         const down = this.acceptors.filter((a) => !a.replica).length;
-        if (down + 1 < this.quorum || r.chance(0.2)) {
-          node.replica = undefined;
-          this.trace(`crash ${node.name}`);
-        }
+        if (down + 1 < this.quorum || r.chance(0.2)) this.crash(node);
       } else {
         this.restart(node);
       }
@@ -235,8 +401,9 @@ export class Simulation {
       const old = this.proposers[index];
       if (old) {
         for (const c of this.clients.values()) {
-          if (!c.result && c.mutation.id.startsWith(`${old.name}/${old.incarnation}/`))
+          if (!c.result && c.mutation.id.startsWith(`${old.name}/${old.incarnation}/`)) {
             c.result = { kind: "lost" };
+          }
         }
         this.proposers[index] = this.newProposer(old.name, old.incarnation + 1);
         this.trace(`proposer ${old.name} dies; incarnation ${old.incarnation + 1} starts`);
@@ -244,11 +411,26 @@ export class Simulation {
     }
   }
 
+  private crash(node: AcceptorNode): void {
+    node.replica = undefined;
+    node.catchUp = undefined;
+    node.parked = new Set();
+    node.watch = undefined;
+    this.trace(`crash ${node.name}`);
+    // Its sockets close: the watcher reconnects elsewhere and resumes after the last event it saw.
+    const watch = this.watcher;
+    if (watch?.host === node && (watch.state === "watching" || watch.state === "connecting")) {
+      this.disconnect(watch);
+    }
+  }
+
   private restart(node: AcceptorNode): void {
-    node.replica = new Replica(node.storage);
-    node.fetchSentAt = -Infinity;
-    this.trace(`restart ${node.name} at slot ${node.replica.chosenThrough}`);
+    const replica = new Replica(node.storage, { historyRevs: this.options.historyRevs });
+    node.replica = replica;
+    node.deliveredThrough = replica.store.rev;
+    this.trace(`restart ${node.name} at slot ${replica.chosenThrough}`);
     this.checkedThrough.delete(node.name);
+    if (replica.missing()) this.startCatchUp(node);
   }
 
   private heal(): void {
@@ -257,15 +439,25 @@ export class Simulation {
     this.trace("heal");
   }
 
-  private submitLivenessLoad(): number {
+  private submitLivenessLoad(): void {
     for (let i = 0; i < 5; i++) this.submit("liveness", livenessTimeoutMs);
-    return this.maxChosen();
+    // Reads must be answered once healed too, the barrier's sync included.
+    for (let i = 0; i < 3; i++) {
+      const reader = this.newReader(`reader-liveness-${i}`);
+      this.readers.push(reader);
+      this.livenessReads.add(reader.name);
+      if (i === 2) this.linearizableWait(reader);
+      else this.linearizableGet(reader);
+    }
   }
 
-  private settled(_target: Slot): boolean {
+  private settled(): boolean {
     for (const c of this.clients.values()) if (c.phase === "liveness" && !c.result) return false;
+    if (this.readers.some((r) => r.busy)) return false;
     const top = this.maxChosen();
-    return this.acceptors.every((a) => a.replica && a.replica.chosenThrough >= top);
+    if (!this.acceptors.every((a) => a.replica && a.replica.chosenThrough >= top)) return false;
+    const watch = this.watcher;
+    return watch === undefined || watch.state === "watching" || watch.state === "too-late";
   }
 
   private maxChosen(): Slot {
@@ -276,7 +468,7 @@ export class Simulation {
     const id = `${name}.${incarnation}.${this.random.int(1e9).toString(36)}`;
     const proposer = new Proposer<Mutation, MutationOutcome>({
       id,
-      acceptors: this.acceptors.map((a) => a.name),
+      acceptors: this.acceptorNames,
       random: () => this.random.next(),
       pack: encodeBatch,
       sizeOf: encodedSize,
@@ -288,6 +480,18 @@ export class Simulation {
     });
     return { name, proposer, incarnation };
   }
+
+  private newReader(name: string): ReaderNode {
+    return {
+      name,
+      proposerIndex: this.random.int(this.proposers.length),
+      preferred: this.random.pick(this.acceptorNames),
+      rttMs: new Map(),
+      busy: false,
+    };
+  }
+
+  // ---- Writes ----
 
   private submit(phase: ClientRecord["phase"], timeoutMs: number): void {
     const r = this.random;
@@ -302,9 +506,102 @@ export class Simulation {
         : kind < 9
           ? { op: "del", id, path, rev }
           : { op: "nop", id };
-    this.clients.set(id, { mutation, submittedAt: this.time, phase });
+    const record: ClientRecord = { mutation, submittedAt: this.time, phase };
+    if (mutation.op === "set") {
+      record.recorded = this.recorder.invoke(id, { kind: "set", path, rev, value: id });
+    } else if (mutation.op === "del") {
+      record.recorded = this.recorder.invoke(id, { kind: "del", path, rev });
+    }
+    this.clients.set(id, record);
     node.proposer.submit(mutation, this.time + timeoutMs, this.time);
     this.flushProposer(node);
+  }
+
+  private flushProposer(node: ProposerNode): void {
+    for (const { to, message } of node.proposer.takeMessages()) {
+      this.send(node.name, to, { kind: "to-acceptor", message });
+    }
+    for (const completion of node.proposer.takeCompletions()) this.complete(node, completion);
+  }
+
+  private complete(node: ProposerNode, completion: Completion<Mutation, MutationOutcome>): void {
+    if (completion.kind === "synced" || completion.kind === "sync-expired") {
+      const key = `${node.name}.${node.incarnation}.${completion.token}`;
+      this.syncWaiters.get(key)?.(completion.kind === "synced");
+      return;
+    }
+    const record = this.clients.get(completion.command.id);
+    if (!record) throw new SafetyViolation(`completion for an unknown command ${completion.command.id}`);
+    if (record.result) throw new SafetyViolation(`command ${completion.command.id} completed twice`);
+    if (completion.kind === "expired") {
+      record.result = { kind: "expired" };
+      return;
+    }
+    const outcome = completion.result;
+    record.result = { kind: "decided", outcome };
+    this.ackedRev = Math.max(this.ackedRev, outcome.rev);
+    this.recordOutcome(record, outcome);
+  }
+
+  private recordOutcome(record: ClientRecord, outcome: MutationOutcome): void {
+    if (!record.recorded) return;
+    if (outcome.error === undefined) record.recorded.ok({ rev: outcome.rev });
+    else if (outcome.error.code === "REV_MISMATCH" && outcome.error.rev !== undefined) {
+      record.recorded.ok({ error: "REV_MISMATCH", rev: outcome.error.rev, storeRev: outcome.rev });
+    } else {
+      throw new SafetyViolation(`${record.mutation.id} failed with ${outcome.error.code} on a flat key`);
+    }
+  }
+
+  /**
+   * Once the log is complete, a write whose client never heard back either is
+   * in it, with the outcome the log gives, or never took effect. Recording it
+   * so, as answered at the very end, only widens its interval (sound), and
+   * spares the checker from guessing where unseen revs went.
+   */
+  private resolveUnansweredWrites(): void {
+    for (const record of this.clients.values()) {
+      if (record.result?.kind === "decided") continue;
+      const outcome = this.reference.outcomes.get(record.mutation.id);
+      if (outcome) this.recordOutcome(record, outcome);
+      else record.recorded?.fail();
+    }
+  }
+
+  // ---- The network, RPCs and timers ----
+
+  private send(from: string, to: string, payload: Payload): void {
+    this.messagesSent++;
+    this.network.push({
+      from,
+      to,
+      payload,
+      deliverAt: this.time + 1 + this.random.int(this.faults ? 40 : 10),
+    });
+  }
+
+  /** Sends a request; exactly one of `reply` and `lost` runs, `lost` after `timeoutMs` without an answer. */
+  private call(
+    from: string,
+    to: string,
+    request: Request,
+    timeoutMs: number,
+    reply: (reply: Reply) => void,
+    lost: () => void,
+  ): void {
+    const rpc = this.nextRpc++;
+    this.rpcs.set(rpc, { reply, lost });
+    this.send(from, to, { kind: "request", rpc, request });
+    this.later(timeoutMs, () => {
+      const pending = this.rpcs.get(rpc);
+      if (!pending) return;
+      this.rpcs.delete(rpc);
+      pending.lost();
+    });
+  }
+
+  private later(delayMs: number, fire: () => void): void {
+    this.timers.push({ at: this.time + Math.max(1, delayMs), fire });
   }
 
   private deliver(envelope: Envelope): void {
@@ -314,32 +611,66 @@ export class Simulation {
       this.network.push({ ...envelope, deliverAt: this.time + r.int(100) });
     }
     const { payload } = envelope;
-    if (payload.kind === "to-proposer") {
-      const node = this.proposers.find((p) => p.name === envelope.to);
-      if (!node) return;
-      node.proposer.receive(envelope.from, payload.reply, this.time);
-      this.flushProposer(node);
-      return;
+    switch (payload.kind) {
+      case "to-proposer": {
+        const node = this.proposers.find((p) => p.name === envelope.to);
+        if (!node) return;
+        node.proposer.receive(envelope.from, payload.reply, this.time);
+        this.flushProposer(node);
+        return;
+      }
+      case "reply": {
+        const pending = this.rpcs.get(payload.rpc);
+        if (!pending) return; // A duplicate, or an answer after the caller gave up.
+        this.rpcs.delete(payload.rpc);
+        pending.reply(payload.reply);
+        return;
+      }
+      default:
+        break;
     }
     const acceptor = this.acceptors.find((a) => a.name === envelope.to);
-    const replica = acceptor?.replica;
-    if (!acceptor || !replica) return;
-    switch (payload.kind) {
-      case "to-acceptor": {
-        const reply = this.handle(acceptor, replica, envelope.from, payload.message);
-        this.send(acceptor.name, envelope.from, { kind: "to-proposer", reply });
-        break;
+    if (!acceptor) return;
+    const replica = acceptor.replica;
+    if (!replica) {
+      if (payload.kind === "request" && r.chance(0.5)) {
+        this.send(acceptor.name, envelope.from, {
+          kind: "reply",
+          rpc: payload.rpc,
+          reply: { kind: "unavailable" },
+        });
       }
-      case "fetch":
-        this.send(acceptor.name, envelope.from, { kind: "fetched", message: replica.fetch(payload.message) });
-        break;
-      case "fetched":
-        replica.learn(payload.message.entries);
-        acceptor.fetchSentAt = -Infinity;
-        break;
+      return;
     }
-    this.maybeFetch(acceptor);
+    if (payload.kind === "to-acceptor") {
+      const reply = this.handle(acceptor, replica, envelope.from, payload.message);
+      this.send(acceptor.name, envelope.from, { kind: "to-proposer", reply });
+      if (payload.message.type === "commit") this.afterLearning(acceptor, replica);
+    } else {
+      this.serve(acceptor, replica, envelope.from, payload.rpc, payload.request);
+    }
   }
+
+  private advanceTime(): void {
+    const next = Math.min(
+      ...this.network.map((e) => e.deliverAt),
+      ...this.proposers.map((p) => p.proposer.nextDeadline() ?? Infinity),
+      ...this.timers.map((t) => t.at),
+      this.time + retryMs,
+    );
+    this.time = Math.max(this.time + 1, next);
+    const due = this.timers.filter((t) => t.at <= this.time).sort((a, b) => a.at - b.at);
+    for (const timer of due) {
+      this.timers.splice(this.timers.indexOf(timer), 1);
+      timer.fire();
+    }
+    for (const node of this.proposers) {
+      node.proposer.tick(this.time);
+      this.flushProposer(node);
+    }
+  }
+
+  // ---- Acceptors ----
 
   private handle(
     acceptor: AcceptorNode,
@@ -365,55 +696,671 @@ export class Simulation {
     }
   }
 
-  private maybeFetch(acceptor: AcceptorNode): void {
-    const missing = acceptor.replica?.missing();
-    if (!missing || this.time - acceptor.fetchSentAt < retryMs) return;
-    const peers = this.acceptors.filter((a) => a !== acceptor);
-    acceptor.fetchSentAt = this.time;
-    this.send(acceptor.name, this.random.pick(peers).name, { kind: "fetch", message: missing });
-  }
-
-  private flushProposer(node: ProposerNode): void {
-    for (const { to, message } of node.proposer.takeMessages()) {
-      this.send(node.name, to, { kind: "to-acceptor", message });
+  /** The acceptor's non-Paxos RPCs, as acceptors/acceptor-object.ts answers them. */
+  private serve(node: AcceptorNode, replica: Replica, from: string, rpc: number, request: Request): void {
+    const answer = (reply: Reply) => {
+      if (node.replica === replica) this.send(node.name, from, { kind: "reply", rpc, reply });
+    };
+    const position = (): ReplicaPosition => ({
+      chosenThrough: replica.chosenThrough,
+      storeRev: replica.store.rev,
+    });
+    const behind = () => ({
+      ok: false as const,
+      error: { code: "TIMEOUT" as const, message: `${node.name} has not caught up with the read barrier` },
+      ...position(),
+    });
+    switch (request.kind) {
+      case "fetch":
+        answer({ kind: "fetched", message: replica.fetch(request.message) });
+        return;
+      case "status": {
+        const { maxAccepted, chosenThrough } = replica.status();
+        answer({ kind: "status", status: { name: node.name, maxAccepted, chosenThrough } });
+        return;
+      }
+      case "read": {
+        const { minSlot, catchUpMs: waitMs = 0, query } = request.request;
+        this.reachSlot(node, replica, minSlot, waitMs, (reached) => {
+          if (!reached) {
+            answer({ kind: "read", reply: behind() });
+            return;
+          }
+          const store = replica.store;
+          try {
+            const atRev = store.rev;
+            const result = executeRead(store, query, atRev);
+            answer({ kind: "read", reply: { ok: true, result, readAt: atRev, ...position() } });
+          } catch (error) {
+            answer({ kind: "read", reply: { ok: false, error: toErrorValue(error), ...position() } });
+          }
+        });
+        return;
+      }
+      case "wait": {
+        const { minSlot, catchUpMs: waitMs = 0, glob, rev, timeoutMs } = request.request;
+        this.reachSlot(node, replica, minSlot, waitMs, (reached) => {
+          if (!reached) {
+            answer({ kind: "wait", reply: behind() });
+            return;
+          }
+          const store = replica.store;
+          let event: StoreEvent | undefined;
+          let failed: unknown;
+          const found = () => {
+            try {
+              event = store.firstEvent(glob, rev);
+            } catch (error) {
+              // The rev left the window while waiting: that ends the WAIT as TOO_LATE.
+              failed = error;
+            }
+            return event !== undefined || failed !== undefined;
+          };
+          const reply = () =>
+            answer({
+              kind: "wait",
+              reply:
+                failed === undefined
+                  ? { ok: true, event, ...position() }
+                  : { ok: false, error: toErrorValue(failed), ...position() },
+            });
+          if (found()) {
+            reply();
+            return;
+          }
+          this.until(node, replica, found, timeoutMs, reply);
+        });
+        return;
+      }
     }
-    for (const completion of node.proposer.takeCompletions()) this.complete(completion);
   }
 
-  private complete(completion: Completion<Mutation, MutationOutcome>): void {
-    if (completion.kind === "synced" || completion.kind === "sync-expired") return;
-    const record = this.clients.get(completion.command.id);
-    if (!record) throw new SafetyViolation(`completion for an unknown command ${completion.command.id}`);
-    if (record.result && record.result.kind !== "lost") {
-      throw new SafetyViolation(`command ${completion.command.id} completed twice`);
+  /** Calls `then(true)` once the replica applied `slot`, fetching the gap meanwhile, or `then(false)` after `waitMs`. */
+  private reachSlot(
+    node: AcceptorNode,
+    replica: Replica,
+    slot: Slot | undefined,
+    waitMs: number,
+    then: (reached: boolean) => void,
+  ): void {
+    if (slot === undefined || replica.chosenThrough >= slot) {
+      then(true);
+      return;
     }
-    record.result =
-      completion.kind === "decided" ? { kind: "decided", outcome: completion.result } : { kind: "expired" };
+    replica.expect(slot);
+    this.startCatchUp(node);
+    this.until(node, replica, () => replica.chosenThrough >= slot, waitMs, then);
   }
 
-  private send(from: string, to: string, payload: Payload): void {
-    this.messagesSent++;
-    this.network.push({
-      from,
-      to,
-      payload,
-      deliverAt: this.time + 1 + this.random.int(this.faults ? 40 : 10),
+  /** Re-checks `condition` after every apply until it holds or `waitMs` pass; a crash drops it. */
+  private until(
+    node: AcceptorNode,
+    replica: Replica,
+    condition: () => boolean,
+    waitMs: number,
+    then: (met: boolean) => void,
+  ): void {
+    if (condition()) {
+      then(true);
+      return;
+    }
+    let settled = false;
+    const check = () => {
+      if (settled || node.replica !== replica) return true;
+      if (!condition()) return false;
+      settled = true;
+      then(true);
+      return true;
+    };
+    node.parked.add(check);
+    this.later(waitMs, () => {
+      if (settled || node.replica !== replica) return;
+      settled = true;
+      node.parked.delete(check);
+      then(false);
     });
   }
 
-  private advanceTime(): void {
-    const next = Math.min(
-      ...this.network.map((e) => e.deliverAt),
-      ...this.proposers.map((p) => p.proposer.nextDeadline() ?? Infinity),
-      this.time + retryMs,
-    );
-    this.time = Math.max(this.time + 1, next);
-    for (const node of this.proposers) {
-      node.proposer.tick(this.time);
-      this.flushProposer(node);
+  /** After the replica learnt slots: watch events, parked requests, and catch-up if it saw a gap. */
+  private afterLearning(node: AcceptorNode, replica: Replica): void {
+    if (node.replica !== replica) return;
+    const store = replica.store;
+    if (store.rev > node.deliveredThrough) {
+      this.deliverWatch(node, replica);
+      node.deliveredThrough = store.rev;
     }
-    for (const acceptor of this.acceptors) this.maybeFetch(acceptor);
+    for (const check of [...node.parked]) if (check()) node.parked.delete(check);
+    if (replica.missing()) this.startCatchUp(node);
   }
+
+  private startCatchUp(node: AcceptorNode): void {
+    const replica = node.replica;
+    if (!replica || node.catchUp) return;
+    const peers = this.acceptorNames.filter((n) => n !== node.name);
+    node.catchUp = new CatchUp({ peers, firstPeer: this.random.int(peers.length) });
+    this.continueCatchUp(node, replica, node.catchUp);
+  }
+
+  private continueCatchUp(node: AcceptorNode, replica: Replica, plan: CatchUp): void {
+    if (node.replica !== replica || node.catchUp !== plan) return;
+    const step = plan.next(replica.missing());
+    switch (step.kind) {
+      case "done":
+      case "give-up":
+        node.catchUp = undefined;
+        if (step.kind === "give-up") this.trace(`${node.name} catch-up: ${step.message}`);
+        return;
+      case "wait":
+        this.counts.catchUpPauses++;
+        this.later(step.ms, () => this.continueCatchUp(node, replica, plan));
+        return;
+      case "fetch": {
+        this.counts.catchUpFetches++;
+        const before = replica.chosenThrough;
+        const { peer } = step;
+        this.call(
+          node.name,
+          peer,
+          { kind: "fetch", message: step.fetch },
+          rpcTimeoutMs,
+          (reply) => {
+            if (node.replica !== replica) return;
+            if (reply.kind === "fetched") {
+              replica.learn(reply.message.entries);
+              plan.answered(peer, replica.chosenThrough > before);
+              this.afterLearning(node, replica);
+            } else {
+              plan.unreachable(peer);
+            }
+            this.continueCatchUp(node, replica, plan);
+          },
+          () => {
+            plan.unreachable(peer);
+            this.continueCatchUp(node, replica, plan);
+          },
+        );
+      }
+    }
+  }
+
+  // ---- Readers ----
+
+  private startReads(): void {
+    for (const reader of this.readers) {
+      if (reader.busy || this.readsStarted >= this.options.readsMax) continue;
+      if (!this.random.chance(this.options.readRate)) continue;
+      this.readsStarted++;
+      const kind = this.random.int(4);
+      if (kind < 2) this.linearizableGet(reader);
+      else if (kind < 3) this.staleGet(reader);
+      else this.linearizableWait(reader);
+    }
+  }
+
+  /** A status round to every acceptor; `settled` runs once, when a majority answered or cannot. */
+  private barrierRound(
+    from: string,
+    rttMs: Map<string, number>,
+    settled: (state: Exclude<BarrierState, { kind: "waiting" }>) => void,
+  ): void {
+    const barrier = new ReadBarrier(this.acceptorNames, rttMs);
+    let reported = false;
+    const report = (state: BarrierState) => {
+      if (state.kind === "waiting" || reported) return;
+      reported = true;
+      settled(state);
+    };
+    for (const name of this.acceptorNames) {
+      const sentAt = this.time;
+      this.call(
+        from,
+        name,
+        { kind: "status" },
+        rpcTimeoutMs,
+        (reply) => {
+          if (reply.kind !== "status") {
+            report(barrier.unreachable(name));
+            return;
+          }
+          const ms = this.time - sentAt;
+          const before = rttMs.get(name);
+          rttMs.set(name, before === undefined ? ms : before * 0.8 + ms * 0.2);
+          report(barrier.answer(reply.status));
+        },
+        () => report(barrier.unreachable(name)),
+      );
+    }
+  }
+
+  /**
+   * Drives a read plan to its end, as the Worker's reader does: `ask` sends the
+   * replica request and hands back its answer (undefined: unreachable).
+   */
+  private atBarrier<R extends ReadReply | WaitReply>(
+    reader: ReaderNode,
+    plan: ReadPlan,
+    ask: (replica: string, minSlot: Slot, answer: (reply: R | undefined) => void) => void,
+    finish: (reply: R | undefined) => void,
+  ): void {
+    let last: R | undefined;
+    const next = (step: ReadStep): void => {
+      switch (step.kind) {
+        case "ask":
+          ask(step.replica, step.minSlot, (reply) => {
+            last = reply;
+            next(reply ? plan.replied(step.replica, reply.chosenThrough) : plan.unreachable(step.replica));
+          });
+          return;
+        case "done":
+          reader.preferred = step.replica;
+          finish(last);
+          return;
+        case "sync":
+          this.sync(reader, step.through, (synced) => next(synced ? plan.synced() : plan.syncFailed()));
+          return;
+        case "no-quorum":
+          this.trace(`${reader.name}: ${step.message}`);
+          finish(undefined);
+          return;
+      }
+    };
+    next(plan.start());
+  }
+
+  /** Has the reader's isolate proposer choose every slot through `through`. */
+  private sync(reader: ReaderNode, through: Slot, done: (synced: boolean) => void): void {
+    const node = this.proposers[reader.proposerIndex % this.proposers.length] as ProposerNode;
+    const token = node.proposer.sync(through, this.time + commandTimeoutMs, this.time);
+    const key = `${node.name}.${node.incarnation}.${token}`;
+    let finished = false;
+    const end = (synced: boolean) => {
+      if (finished) return;
+      finished = true;
+      this.syncWaiters.delete(key);
+      if (synced) this.counts.syncs++;
+      done(synced);
+    };
+    this.syncWaiters.set(key, end);
+    // A proposer that dies takes its syncs with it.
+    this.later(commandTimeoutMs + 1, () => end(false));
+    this.flushProposer(node);
+  }
+
+  private readRequest(
+    reader: ReaderNode,
+    replica: string,
+    request: ReadRequest,
+    answer: (r: ReadReply | undefined) => void,
+  ): void {
+    this.call(
+      reader.name,
+      replica,
+      { kind: "read", request },
+      request.timeoutMs + (request.catchUpMs ?? 0) + rpcTimeoutMs,
+      (reply) => answer(reply.kind === "read" ? reply.reply : undefined),
+      () => answer(undefined),
+    );
+  }
+
+  private linearizableGet(reader: ReaderNode): void {
+    reader.busy = true;
+    const path = `/k${this.random.int(this.options.keys)}`;
+    const recorded = this.recorder.invoke(reader.name, { kind: "get", path });
+    const ackedAtInvoke = this.ackedRev;
+    const request = (minSlot: Slot | undefined): ReadRequest => ({
+      query: { op: "get", path },
+      ...(minSlot === undefined ? {} : { minSlot, catchUpMs }),
+      timeoutMs: 0,
+    });
+    const finish = (reply: ReadReply | undefined) => {
+      reader.busy = false;
+      if (reply === undefined) {
+        this.readFailed(reader, recorded);
+        return;
+      }
+      if (reply.storeRev < ackedAtInvoke) {
+        throw new SafetyViolation(
+          `${reader.name}: GET ${path} served at rev ${reply.storeRev}, but rev ${ackedAtInvoke} was seen before it started`,
+        );
+      }
+      this.ackedRev = Math.max(this.ackedRev, reply.storeRev);
+      const result = reply.ok ? reply.result : undefined;
+      if (result?.op === "get") {
+        this.checkReadAgainstLog(reader, path, reply.storeRev, result);
+        recorded.ok({
+          value: new TextDecoder().decode(result.value),
+          rev: result.rev,
+          storeRev: reply.storeRev,
+        });
+      } else if (!reply.ok && reply.error.code === "NOENT") {
+        this.checkReadAgainstLog(reader, path, reply.storeRev, "NOENT");
+        recorded.ok({ error: "NOENT", storeRev: reply.storeRev });
+      } else {
+        throw new SafetyViolation(`${reader.name}: GET ${path} answered ${JSON.stringify(reply)}`);
+      }
+      this.counts.linearizableReads++;
+    };
+    if (this.options.skipReadBarrier) {
+      this.readRequest(reader, this.random.pick(this.acceptorNames), request(undefined), finish);
+      return;
+    }
+    // The optimistic read goes out with the status round; it stands if its replica had reached the barrier.
+    let optimistic: ReadReply | undefined | "pending" = "pending";
+    let plan: ReadPlan | undefined;
+    const decide = () => {
+      if (optimistic === "pending" || plan === undefined) return;
+      if (optimistic && plan.reaches(optimistic.chosenThrough)) {
+        finish(optimistic);
+        return;
+      }
+      this.atBarrier(
+        reader,
+        plan,
+        (name, minSlot, answer) => this.readRequest(reader, name, request(minSlot), answer),
+        finish,
+      );
+    };
+    this.readRequest(reader, reader.preferred, request(undefined), (reply) => {
+      optimistic = reply;
+      decide();
+    });
+    this.barrierRound(reader.name, reader.rttMs, (state) => {
+      if (state.kind === "no-quorum") {
+        // The optimistic read may still be in flight: answer it into the void, as the Worker does.
+        optimistic = undefined;
+        return finish(undefined);
+      }
+      plan = state.plan;
+      reader.preferred = plan.preferred;
+      decide();
+    });
+  }
+
+  private staleGet(reader: ReaderNode): void {
+    reader.busy = true;
+    const path = `/k${this.random.int(this.options.keys)}`;
+    const first = this.random.int(this.acceptorNames.length);
+    const order = this.acceptorNames.map(
+      (_, i) => this.acceptorNames[(first + i) % this.acceptorNames.length] as string,
+    );
+    const tryNext = (index: number) => {
+      const name = order[index];
+      if (name === undefined) {
+        reader.busy = false;
+        this.counts.readsNoQuorum++;
+        return;
+      }
+      this.readRequest(reader, name, { query: { op: "get", path }, timeoutMs: 0 }, (reply) => {
+        if (reply === undefined) {
+          tryNext(index + 1);
+          return;
+        }
+        reader.busy = false;
+        const result = reply.ok ? reply.result : undefined;
+        if (result?.op === "get") this.checkReadAgainstLog(reader, path, reply.storeRev, result);
+        else if (!reply.ok && reply.error.code === "NOENT")
+          this.checkReadAgainstLog(reader, path, reply.storeRev, "NOENT");
+        else throw new SafetyViolation(`${reader.name}: stale GET ${path} answered ${JSON.stringify(reply)}`);
+        // A stale read may be old, but one replica's store never goes back, not even across a restart.
+        const key = `${reader.name}/${name}`;
+        const seen = this.staleSeen.get(key) ?? 0;
+        if (reply.storeRev < seen) {
+          throw new SafetyViolation(
+            `${reader.name}: ${name} answered at rev ${reply.storeRev} after rev ${seen}`,
+          );
+        }
+        this.staleSeen.set(key, reply.storeRev);
+        this.counts.staleReads++;
+      });
+    };
+    tryNext(0);
+  }
+
+  private linearizableWait(reader: ReaderNode): void {
+    reader.busy = true;
+    const glob = this.random.pick(["/**", "/k0", "/k*", "/k1"]);
+    const rev = Math.max(1, this.ackedRev - 4 + this.random.int(8));
+    const ackedAtInvoke = this.ackedRev;
+    const request = (minSlot: Slot): WaitRequest => ({
+      glob,
+      rev,
+      minSlot,
+      catchUpMs,
+      timeoutMs: waitTimeoutMs,
+    });
+    const finish = (reply: WaitReply | undefined) => {
+      reader.busy = false;
+      if (reply === undefined) {
+        this.readFailed(reader, undefined);
+        return;
+      }
+      const truth = this.reference.firstEvent(glob, rev);
+      const what = `${reader.name}: WAIT ${glob} from rev ${rev}`;
+      if (reply.ok && reply.event) {
+        if (
+          describeEvent(reply.event) !== describeEvent(truth) ||
+          !bytesEqual(reply.event.value, truth?.value ?? new Uint8Array())
+        ) {
+          throw new SafetyViolation(
+            `${what} answered ${describeEvent(reply.event)}, the chosen log says ${describeEvent(truth)}`,
+          );
+        }
+      } else if (reply.ok) {
+        if (truth && truth.rev <= ackedAtInvoke) {
+          throw new SafetyViolation(
+            `${what} timed out, but ${describeEvent(truth)} was acknowledged before it started (rev ${ackedAtInvoke})`,
+          );
+        }
+      } else if (reply.error.code === "TOO_LATE") {
+        if (rev >= reply.storeRev - this.options.historyRevs) {
+          throw new SafetyViolation(`${what}: TOO_LATE at store rev ${reply.storeRev}, inside the window`);
+        }
+      } else {
+        throw new SafetyViolation(`${what} answered ${JSON.stringify(reply.error)}`);
+      }
+      this.counts.waits++;
+    };
+    this.barrierRound(reader.name, reader.rttMs, (state) => {
+      if (state.kind === "no-quorum") {
+        finish(undefined);
+        return;
+      }
+      reader.preferred = state.plan.preferred;
+      this.atBarrier<WaitReply>(
+        reader,
+        state.plan,
+        (name, minSlot, answer) =>
+          this.call(
+            reader.name,
+            name,
+            { kind: "wait", request: request(minSlot) },
+            waitTimeoutMs + catchUpMs + rpcTimeoutMs,
+            (reply) => answer(reply.kind === "wait" ? reply.reply : undefined),
+            () => answer(undefined),
+          ),
+        finish,
+      );
+    });
+  }
+
+  private readFailed(reader: ReaderNode, recorded: PendingOperation | undefined): void {
+    // A read that got no answer changed nothing.
+    recorded?.fail();
+    this.counts.readsNoQuorum++;
+    if (this.livenessReads.has(reader.name)) {
+      throw new SafetyViolation(`liveness: ${reader.name} got NO_QUORUM after the cluster healed`);
+    }
+  }
+
+  private checkReadAgainstLog(
+    reader: ReaderNode,
+    path: string,
+    storeRev: number,
+    answer: { value: Uint8Array; rev: number } | "NOENT",
+  ): void {
+    const wrong = this.reference.explainGet(path, storeRev, answer);
+    if (wrong) throw new SafetyViolation(`${reader.name}: ${wrong}`);
+  }
+
+  // ---- The watch ----
+
+  private startWatch(glob: string): void {
+    this.watcher = {
+      glob,
+      state: "idle",
+      host: undefined,
+      hostReplica: undefined,
+      startRev: undefined,
+      lastSeenRev: 0,
+      nextRev: 0,
+      invokedAckedRev: this.ackedRev,
+      delivered: 0,
+      reconnects: 0,
+    };
+    this.connect(this.watcher);
+  }
+
+  /** The client lands on a random live acceptor, as the Worker hands /v1/ws to one. */
+  private connect(watch: Watcher): void {
+    const live = this.acceptors.filter((a) => a.replica !== undefined);
+    if (live.length === 0) {
+      this.disconnect(watch);
+      return;
+    }
+    const host = this.random.pick(live);
+    const replica = host.replica as Replica;
+    watch.state = "connecting";
+    watch.host = host;
+    watch.hostReplica = replica;
+    const resume = watch.startRev === undefined ? undefined : Math.max(watch.startRev, watch.lastSeenRev + 1);
+    // The host runs the barrier and catches up to it; without a rev, the watch starts after that point.
+    this.barrierRound(host.name, new Map(), (state) => {
+      if (resume !== undefined || host.replica !== replica || watch.host !== host) return;
+      if (state.kind === "no-quorum") {
+        this.disconnect(watch);
+        return;
+      }
+      this.reachSlot(host, replica, state.plan.slot, catchUpMs, (reached) => {
+        if (host.replica !== replica || watch.host !== host) return;
+        if (!reached) {
+          this.disconnect(watch);
+          return;
+        }
+        this.establish(watch, host, replica, replica.store.rev + 1);
+      });
+    });
+    if (resume !== undefined) this.establish(watch, host, replica, resume);
+  }
+
+  private establish(watch: Watcher, host: AcceptorNode, replica: Replica, from: number): void {
+    const store = replica.store;
+    if (from < store.oldestRev) {
+      watch.state = "too-late";
+      watch.host = undefined;
+      this.counts.watchTooLate++;
+      this.trace(`watch ${watch.glob}: TOO_LATE resuming at rev ${from} on ${host.name}`);
+      return;
+    }
+    if (watch.startRev === undefined) {
+      if (from - 1 < watch.invokedAckedRev) {
+        throw new SafetyViolation(
+          `watch ${watch.glob} started at rev ${from}, before rev ${watch.invokedAckedRev} acknowledged earlier`,
+        );
+      }
+      watch.startRev = from;
+    }
+    this.trace(`watch ${watch.glob} on ${host.name} from rev ${from}`);
+    watch.state = "watching";
+    watch.nextRev = from;
+    host.watch = watch;
+    this.follow(host, replica, watch);
+    for (const event of store.eventsFrom(Math.min(from, store.rev + 1))) this.offer(watch, event);
+    watch.nextRev = Math.max(watch.nextRev, store.rev + 1);
+  }
+
+  private disconnect(watch: Watcher): void {
+    watch.state = "idle";
+    watch.host = undefined;
+    watch.reconnects++;
+    this.later(20 + this.random.int(100), () => {
+      if (watch.state === "idle") this.connect(watch);
+    });
+  }
+
+  /** While a watch runs here, ask the peers now and then whether this replica missed a slot. */
+  private follow(host: AcceptorNode, replica: Replica, watch: Watcher): void {
+    this.later(followEveryMs, () => {
+      if (host.replica !== replica || host.watch !== watch) return;
+      for (const peer of this.acceptorNames) {
+        if (peer === host.name) continue;
+        this.call(
+          host.name,
+          peer,
+          { kind: "status" },
+          rpcTimeoutMs,
+          (reply) => {
+            if (host.replica !== replica || reply.kind !== "status") return;
+            if (reply.status.chosenThrough > replica.chosenThrough) {
+              replica.expect(reply.status.chosenThrough);
+              this.startCatchUp(host);
+            }
+          },
+          () => undefined,
+        );
+      }
+      this.follow(host, replica, watch);
+    });
+  }
+
+  /** The host's side of delivery: the events applied since the last call go to the watch it hosts. */
+  private deliverWatch(node: AcceptorNode, replica: Replica): void {
+    const watch = node.watch;
+    if (watch?.state !== "watching") return;
+    const store = replica.store;
+    const from = node.deliveredThrough + 1;
+    if (from < store.oldestRev) {
+      // One apply jumped past the window: events between are gone, and the watch ends TOO_LATE if it needed them.
+      if (watch.nextRev < store.oldestRev) {
+        watch.state = "too-late";
+        node.watch = undefined;
+        this.counts.watchTooLate++;
+        this.trace(`watch ${watch.glob}: TOO_LATE on ${node.name}, window starts at ${store.oldestRev}`);
+        return;
+      }
+    }
+    for (const event of store.eventsFrom(Math.max(from, store.oldestRev))) this.offer(watch, event);
+    watch.nextRev = Math.max(watch.nextRev, store.rev + 1);
+  }
+
+  /** The client's side: each event must be the next one of the chosen log for the glob. */
+  private offer(watch: Watcher, event: StoreEvent): void {
+    if (event.rev < watch.nextRev || !compileGlob(watch.glob).matches(event.path)) return;
+    watch.nextRev = event.rev + 1;
+    const from = Math.max(watch.startRev ?? 0, watch.lastSeenRev + 1);
+    const truth = this.reference.firstEvent(watch.glob, from);
+    if (
+      describeEvent(event) !== describeEvent(truth) ||
+      !bytesEqual(event.value, truth?.value ?? new Uint8Array())
+    ) {
+      throw new SafetyViolation(
+        `watch ${watch.glob}: after rev ${from - 1} got ${describeEvent(event)}, the chosen log says ${describeEvent(truth)} is next`,
+      );
+    }
+    watch.lastSeenRev = event.rev;
+    watch.delivered++;
+    this.counts.watchEvents++;
+  }
+
+  /** Once healed and caught up, a running watch has had every event of its glob. */
+  private checkWatchComplete(): void {
+    const watch = this.watcher;
+    if (watch === undefined || watch.state !== "watching" || watch.startRev === undefined) return;
+    const from = Math.max(watch.startRev, watch.lastSeenRev + 1);
+    const missed = this.reference.firstEvent(watch.glob, from);
+    if (missed) throw new SafetyViolation(`watch ${watch.glob} never got ${describeEvent(missed)}`);
+  }
+
+  // ---- Invariants ----
 
   private vote(
     acceptor: string,
@@ -436,6 +1383,7 @@ export class Simulation {
       throw new SafetyViolation(`slot ${slot} chosen with two different values`);
     }
     this.chosen.set(slot, value);
+    this.reference.advance(this.chosen);
   }
 
   private checkInvariants(): void {
@@ -468,17 +1416,13 @@ export class Simulation {
 
   /** Every decided answer a client got is what the one log gives for that mutation. */
   private checkOutcomes(): void {
-    const store = new Store();
-    const outcomes = new Map<string, MutationOutcome>();
-    for (let slot = 1; slot <= this.maxChosen(); slot++) {
-      const value = this.chosen.get(slot);
-      if (!value) throw new SafetyViolation(`slot ${slot} has no chosen value after the liveness run`);
-      const mutations = decodeBatch(value);
-      store.apply(mutations).forEach((outcome, i) => {
-        const id = mutations[i]?.id;
-        if (id && !outcomes.has(id)) outcomes.set(id, outcome);
-      });
+    const top = this.maxChosen();
+    for (let slot = 1; slot <= top; slot++) {
+      if (!this.chosen.has(slot)) {
+        throw new SafetyViolation(`slot ${slot} has no chosen value after the liveness run`);
+      }
     }
+    const outcomes = this.reference.outcomes;
     for (const [id, record] of this.clients) {
       if (record.result?.kind !== "decided") continue;
       const truth = outcomes.get(id);
@@ -494,7 +1438,8 @@ export class Simulation {
   private describe(): string {
     const replicas = this.acceptors.map((a) => `${a.name}@${a.replica?.chosenThrough ?? "down"}`).join(" ");
     const pending = [...this.clients.values()].filter((c) => !c.result).length;
-    return `time ${this.time}, max chosen ${this.maxChosen()}, ${replicas}, ${pending} unanswered`;
+    const busy = this.readers.filter((r) => r.busy).map((r) => r.name);
+    return `time ${this.time}, max chosen ${this.maxChosen()}, ${replicas}, ${pending} writes unanswered, readers busy: [${busy.join(" ")}], watch ${this.watcher?.state ?? "none"}`;
   }
 
   private trace(line: string): void {

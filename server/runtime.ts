@@ -1,50 +1,43 @@
-// What one Worker isolate keeps between requests: its proposer (and with it the
-// ballot it holds) and its view of the acceptors. No I/O object is kept: stubs
-// are made per call, as a stub belongs to the request that made it.
+// What a proposing host keeps between requests: its proposer (and with it the
+// ballot it holds), its reader, and the verbs on top. The Worker keeps one per
+// isolate (worker/isolate-runtime.ts); an acceptor Durable Object keeps one of
+// its own for its sockets and, as the leader, for the Worker's writes.
 
-import type { ProposeReply } from "../acceptors/acceptor-rpc";
-import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
+import type { ClusterConfig } from "../core/cluster-config";
 import { DoozerError } from "../core/errors";
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import { AcceptorClient } from "./acceptor-client";
-import type { Env } from "./env";
-import { type Lifetime, Operations } from "./operations";
+import type { ProposeReply } from "./acceptor-rpc";
+import type { Lifetime } from "./lifetime";
+import type { Peers } from "./peers";
 import { ProposerDriver } from "./proposer-driver";
 import { Reader } from "./reads";
+import type { KeepaliveAnswer } from "./session-keeping";
+import { Verbs } from "./verbs";
 
 export interface Runtime {
   config: ClusterConfig;
   acceptors: AcceptorClient;
   proposer: ProposerDriver;
   reader: Reader;
-  operations: Operations;
+  verbs: Verbs;
+  /** Sends keepalives to the session keeper: one answer per session. */
+  keepalive(sessions: string[]): Promise<KeepaliveAnswer[]>;
 }
 
-/** Keyed by env: the platform hands an isolate the same env on every request. */
-const runtimes = new WeakMap<Env, Runtime>();
-
-export function runtimeFor(env: Env): Runtime {
-  const existing = runtimes.get(env);
-  if (existing) return existing;
-  const runtime = newRuntime(env);
-  runtimes.set(env, runtime);
-  if (!env.DOOZER_RWSECRET) {
-    console.warn(
-      "doozer-edge: DOOZER_RWSECRET is unset, so the store is open to anyone (local development only)",
-    );
-  }
-  return runtime;
+export interface RuntimeOptions {
+  config: ClusterConfig;
+  peers: Peers;
+  /** The acceptor this runtime lives in, if any: the leader proposes its writes itself. */
+  self?: string;
 }
 
 /**
  * A proposer and a reader of their own, with a fresh random proposer id: ballots
- * of different incarnations never collide. Each acceptor Durable Object that
- * serves WebSocket clients (or leads, on the "leader" write route) makes one
- * too, and says which acceptor it is.
+ * of different incarnations never collide.
  */
-export function newRuntime(env: Env, self?: string): Runtime {
-  const config = parseClusterConfig(env);
-  const acceptors = new AcceptorClient(env, config);
+export function newRuntime({ config, peers, self }: RuntimeOptions): Runtime {
+  const acceptors = new AcceptorClient(peers, config);
   const id = [...crypto.getRandomValues(new Uint8Array(8))]
     .map((b) => b.toString(16).padStart(2, "0"))
     .join("");
@@ -53,7 +46,8 @@ export function newRuntime(env: Env, self?: string): Runtime {
   const local = (mutation: Mutation, life: Lifetime) => proposer.write(mutation, life);
   const propose =
     config.writeRoute === "leader" && self !== config.leader ? viaLeader(acceptors, config, local) : local;
-  return { config, acceptors, proposer, reader, operations: new Operations(reader, propose) };
+  const keepalive = keeperOf(acceptors, config);
+  return { config, acceptors, proposer, reader, verbs: new Verbs(reader, propose, keepalive), keepalive };
 }
 
 /**
@@ -81,5 +75,26 @@ function viaLeader(
     if ("outcome" in reply) return reply.outcome;
     const { code, message, ...details } = reply.error;
     throw new DoozerError(code, message, details);
+  };
+}
+
+/**
+ * Keepalives go to the session keeper, the leader acceptor (docs/PROTOCOL.md):
+ * it alone decides expiries, so it alone must hear them.
+ */
+function keeperOf(acceptors: AcceptorClient, config: ClusterConfig) {
+  return async (sessions: string[]): Promise<KeepaliveAnswer[]> => {
+    try {
+      return await acceptors.call(
+        config.leader,
+        (s) => s.keepalive(sessions),
+        config.writeTimeoutMs + config.rpcTimeoutMs,
+      );
+    } catch {
+      throw new DoozerError(
+        "NO_QUORUM",
+        `the session keeper (${config.leader}) did not answer; the keepalive may not have reached it`,
+      );
+    }
   };
 }

@@ -1,7 +1,8 @@
-// Drives the pure Proposer from a Worker isolate: sends its messages as RPCs,
-// feeds the answers back, and runs its timers while some request waits.
+// Drives the pure Proposer from a Worker isolate or an acceptor Durable Object:
+// sends its messages to the acceptors, feeds the answers back, and runs its
+// timers while some request waits.
 //
-// One driver lives per isolate, so concurrent requests share a ballot (one
+// One driver lives per isolate (and per acceptor object), so concurrent requests share a ballot (one
 // round trip per write while it holds) and ride together in batches.
 //
 // The Workers runtime ties I/O to the request that started it. So only a
@@ -21,7 +22,7 @@ import { encodeBatch, encodedSize, type Mutation, type MutationOutcome } from ".
 import type { Slot } from "../core/paxos/messages";
 import { type Completion, Proposer, type ProposerStats } from "../core/paxos/proposer";
 import type { AcceptorClient } from "./acceptor-client";
-import type { Lifetime } from "./operations";
+import type { Lifetime } from "./lifetime";
 
 type Settle = (completion: Completion<Mutation, MutationOutcome>) => void;
 
@@ -62,8 +63,9 @@ export class ProposerDriver {
 
   /** Decides one mutation; NO_QUORUM when no majority answered before the write timeout. */
   async write(mutation: Mutation, ctx: Lifetime): Promise<MutationOutcome> {
-    const done = waitFor(this.commandWaiters, mutation);
+    // Submit first: a refused command (the queue is full) throws here and must leave no waiter behind.
     this.core.submit(mutation, Date.now() + this.config.writeTimeoutMs, Date.now());
+    const done = waitFor(this.commandWaiters, mutation);
     const completion = await this.drive(done, ctx);
     if (completion.kind === "decided") return completion.result;
     throw new DoozerError(

@@ -11,12 +11,16 @@
 // finish is finished by this isolate's proposer.
 //
 // A stale read asks one replica and skips the barrier.
+//
+// The decisions (when the barrier is known, which replica next, when to sync)
+// are core/read-barrier.ts's; this file sends the RPCs and times them.
 
-import type { AcceptorRpc, AcceptorStatus, Unavailable } from "../acceptors/acceptor-rpc";
 import { DoozerError } from "../core/errors";
+import { type BarrierState, ReadBarrier, type ReadPlan } from "../core/read-barrier";
 import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { AcceptorClient } from "./acceptor-client";
-import type { Lifetime } from "./operations";
+import type { AcceptorRpc, AcceptorStatus, Unavailable } from "./acceptor-rpc";
+import type { Lifetime } from "./lifetime";
 import type { ProposerDriver } from "./proposer-driver";
 
 /** How long a replica behind the barrier gets to catch up before the proposer finishes the slot itself. */
@@ -47,10 +51,10 @@ export class Reader {
       return answered(await this.anyReplica((name) => call(name, undefined)));
     }
     const optimistic = call(this.preferred, undefined).catch(() => undefined);
-    const barrier = await this.barrier();
+    const plan = await this.barrier();
     const first = await optimistic;
-    if (first && first.chosenThrough >= barrier.slot) return answered(first);
-    return answered(await this.atBarrier(barrier, call, ctx));
+    if (first && plan.reaches(first.chosenThrough)) return answered(first);
+    return answered(await this.atBarrier(plan, call, ctx));
   }
 
   async wait(request: WaitRequest, stale: boolean, ctx: Lifetime): Promise<Answered<WaitReply>> {
@@ -59,8 +63,7 @@ export class Reader {
       this.acceptors.call(name, (s) => s.wait({ ...request, minSlot, catchUpMs }), rpcTimeoutMs);
     if (stale) return answered(await this.anyReplica((name) => call(name, undefined)));
     // No optimistic first try: a WAIT may block for minutes, so it goes to a replica known to be current.
-    const barrier = await this.barrier();
-    return answered(await this.atBarrier(barrier, call, ctx));
+    return answered(await this.atBarrier(await this.barrier(), call, ctx));
   }
 
   /** The acceptors' statuses, for GET /v1/cluster: undefined for one that did not answer. */
@@ -70,63 +73,56 @@ export class Reader {
     );
   }
 
-  /** Asks a replica at or past the barrier, letting it catch up, and finishing orphaned slots if need be. */
+  /** Asks replicas at or past the barrier, letting them catch up, and finishing orphaned slots if need be. */
   private async atBarrier<R extends ReadReply | WaitReply>(
-    barrier: Barrier,
+    plan: ReadPlan,
     call: ReplicaCall<R>,
     ctx: Lifetime,
   ): Promise<R> {
-    const order = barrier.freshestFirst;
-    for (const name of order) {
-      const reply = await call(name, barrier.slot).catch(() => undefined);
-      if (reply && reply.chosenThrough >= barrier.slot) {
-        this.preferred = name;
-        return reply;
+    let step = plan.start();
+    for (;;) {
+      switch (step.kind) {
+        case "ask": {
+          const replica = step.replica;
+          const reply = await call(replica, step.minSlot).catch(() => undefined);
+          step = reply ? plan.replied(replica, reply.chosenThrough) : plan.unreachable(replica);
+          if (reply && step.kind === "done") {
+            this.preferred = replica;
+            return reply;
+          }
+          break;
+        }
+        case "sync": {
+          const synced = await this.proposer().sync(step.through, this.acceptors.config.writeTimeoutMs, ctx);
+          step = synced ? plan.synced() : plan.syncFailed();
+          break;
+        }
+        case "done":
+          throw new Error(`a read plan finished at ${step.replica} without its answer`);
+        case "no-quorum":
+          throw new DoozerError("NO_QUORUM", step.message);
       }
-      if (reply) break; // Reachable but behind: the slot may need a proposer.
     }
-    const synced = await this.proposer().sync(barrier.slot, this.acceptors.config.writeTimeoutMs, ctx);
-    if (synced) {
-      for (const name of order) {
-        const reply = await call(name, barrier.slot).catch(() => undefined);
-        if (reply && reply.chosenThrough >= barrier.slot) return reply;
-      }
-    }
-    throw new DoozerError("NO_QUORUM", "no replica could be brought up to date with a majority of acceptors");
   }
 
-  /** Asks every acceptor for its status and returns once a majority answered. */
-  barrier(): Promise<Barrier> {
-    const { names, quorum } = this.acceptors;
+  /** Asks every acceptor for its status; the plan once a majority answered, NO_QUORUM once none can. */
+  barrier(): Promise<ReadPlan> {
+    const tally = new ReadBarrier(this.acceptors.names, this.rttMs);
     return new Promise((resolve, reject) => {
-      const answers: AcceptorStatus[] = [];
-      let settled = 0;
-      for (const name of names) {
-        this.timed(name, (s) => s.status())
-          .then(
-            (status) => answers.push(status),
-            () => undefined,
-          )
-          .finally(() => {
-            settled++;
-            if (answers.length === quorum) {
-              const slot = Math.max(...answers.map((a) => a.maxAccepted));
-              const freshestFirst = [...answers]
-                .sort((a, b) => b.chosenThrough - a.chosenThrough)
-                .map((a) => a.name);
-              // The next optimistic read goes to the nearest replica that was up to date.
-              const current = answers.filter((a) => a.chosenThrough >= slot).map((a) => a.name);
-              this.preferred = this.nearestFirst(current)[0] ?? freshestFirst[0] ?? this.preferred;
-              resolve({ slot, freshestFirst });
-            } else if (settled === names.length && answers.length < quorum) {
-              reject(
-                new DoozerError(
-                  "NO_QUORUM",
-                  `only ${answers.length} of ${names.length} acceptors answered; a read needs ${quorum}`,
-                ),
-              );
-            }
-          });
+      let settled = false;
+      const settle = (state: BarrierState) => {
+        if (settled || state.kind === "waiting") return;
+        settled = true;
+        if (state.kind === "no-quorum") return reject(new DoozerError("NO_QUORUM", state.message));
+        // The next optimistic read goes to the nearest replica that was up to date.
+        this.preferred = state.plan.preferred;
+        resolve(state.plan);
+      };
+      for (const name of this.acceptors.names) {
+        this.timed(name, (s) => s.status()).then(
+          (status) => settle(tally.answer({ ...status, name })),
+          () => settle(tally.unreachable(name)),
+        );
       }
     });
   }
@@ -169,12 +165,6 @@ export class Reader {
 }
 
 type ReplicaCall<R> = (name: string, minSlot: number | undefined) => Promise<R>;
-
-export interface Barrier {
-  slot: number;
-  /** The acceptors that answered the status round, most up to date first. */
-  freshestFirst: string[];
-}
 
 function answered<R extends ReadReply | WaitReply>(reply: R): Answered<R> {
   if (reply.ok) return reply as Answered<R>;

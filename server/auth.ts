@@ -1,15 +1,31 @@
-// Bearer tokens against DOOZER_RWSECRET and DOOZER_ROSECRET (SPEC §2),
+// Bearer tokens against the read-write and read-only secrets (SPEC §2),
 // compared in constant time: both sides are hashed first, so neither the
 // content nor the length of a secret shows in the time a comparison takes.
 
 import { DoozerError } from "../core/errors";
-import type { Env } from "./env";
 
 export type Access = "read-write" | "read-only";
 
-export async function authorize(request: Request, env: Env): Promise<Access> {
-  if (!env.DOOZER_RWSECRET) return "read-write";
-  return accessFor(bearer(request), env);
+/** The two tokens; no read-write secret leaves the store open (local development). */
+export interface Secrets {
+  readWrite?: string | undefined;
+  /** Unset means reads need the read-write token. */
+  readOnly?: string | undefined;
+}
+
+/** The variables the secrets come from (`wrangler secret put`). */
+export interface SecretVars {
+  DOOZER_RWSECRET?: string | undefined;
+  DOOZER_ROSECRET?: string | undefined;
+}
+
+export function secretsFrom(vars: SecretVars): Secrets {
+  return { readWrite: vars.DOOZER_RWSECRET, readOnly: vars.DOOZER_ROSECRET };
+}
+
+export async function authorize(request: Request, secrets: Secrets): Promise<Access> {
+  if (!secrets.readWrite) return "read-write";
+  return accessFor(bearer(request), secrets);
 }
 
 /** The token of an `Authorization: Bearer <token>` header. */
@@ -19,11 +35,11 @@ export function bearer(request: Request): string | undefined {
 }
 
 /** The access a token gives; UNAUTHORIZED for none or a wrong one. Shared with the WebSocket ACCESS verb. */
-export async function accessFor(token: string | undefined, env: Env): Promise<Access> {
-  if (!env.DOOZER_RWSECRET) return "read-write";
+export async function accessFor(token: string | undefined, secrets: Secrets): Promise<Access> {
+  if (!secrets.readWrite) return "read-write";
   if (token !== undefined) {
-    if (await sameSecret(token, env.DOOZER_RWSECRET)) return "read-write";
-    if (env.DOOZER_ROSECRET && (await sameSecret(token, env.DOOZER_ROSECRET))) return "read-only";
+    if (await sameSecret(token, secrets.readWrite)) return "read-write";
+    if (secrets.readOnly && (await sameSecret(token, secrets.readOnly))) return "read-only";
   }
   throw new DoozerError(
     "UNAUTHORIZED",

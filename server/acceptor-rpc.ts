@@ -1,4 +1,5 @@
-// The acceptor Durable Object's RPC surface: what the Worker and peer acceptors call.
+// The acceptor's RPC surface: what the Worker, peer acceptors and an acceptor's
+// own proposer call (the last in process, see acceptors/acceptor-peers.ts).
 
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import type {
@@ -15,7 +16,8 @@ import type {
 import type { ProposerStats } from "../core/paxos/proposer";
 import type { ErrorValue, ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { ReplicaStatus } from "../core/replica";
-import type { Fault, FaultSetting } from "./fault";
+import type { Fault, FaultSetting } from "./fault-setting";
+import type { KeepaliveAnswer } from "./session-keeping";
 
 export interface AcceptorStatus extends ReplicaStatus {
   name: string;
@@ -34,6 +36,8 @@ export type ProposeReply = { outcome: MutationOutcome } | { error: ErrorValue };
 export interface AcceptorRpc {
   /** Proposes one mutation with this acceptor's own proposer (the "leader" write route). */
   propose(mutation: Mutation): Promise<ProposeReply | Unavailable>;
+  /** The session keeper (the leader acceptor) extends these sessions; any other acceptor is unavailable for it. */
+  keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | Unavailable>;
   /** This acceptor's proposer's counters (benchmarks). */
   proposerStats(): Promise<ProposerStats>;
   prepare(message: Prepare): Promise<Promised | Rejected | Unavailable>;
