@@ -10,6 +10,15 @@ import { CatchUp } from "../core/catch-up";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
 import { DoozerError } from "../core/errors";
 import { replicaWaitersMax } from "../core/limits";
+import {
+  decodeMembership,
+  encodeMembership,
+  type Membership,
+  membershipField,
+  membershipOf,
+  membershipRefusal,
+  messageRefusal,
+} from "../core/membership";
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import type {
   Accept,
@@ -67,13 +76,20 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   private ownPeers: AcceptorPeers | undefined;
   /** The session keeper's state, on the leader acceptor only (docs/PROTOCOL.md, sessions). */
   private keeping: SessionKeeping | undefined;
+  /** The membership this acceptor stored at its first use, and why it refuses to serve, if it does. */
+  private stored!: Membership;
+  private refusal: string | undefined;
 
   constructor(ctx: DurableObjectState, env: AcceptorEnv) {
     super(ctx, env);
     this.config = parseClusterConfig(env);
     ctx.blockConcurrencyWhile(async () => {
       this.storage = new SqliteStorage(ctx.storage);
-      this.replica = new Replica(this.storage, { historyRevs: this.config.historyRevs });
+      this.checkMembership();
+      this.replica = new Replica(this.storage, {
+        historyRevs: this.config.historyRevs,
+        storeBytesMax: this.config.storeBytesMax,
+      });
       this.fault = this.config.faultsEnabled ? parseStoredFault(this.storage.getMeta("fault")) : healthy;
       this.deliveredThrough = this.replica.store.rev;
       this.sockets = new ClientSockets({
@@ -104,6 +120,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   // ---- Client WebSockets (the Worker forwards /v1/ws here) ----
 
   override async fetch(request: Request): Promise<Response> {
+    if (this.refusal) return new Response(this.refusal, { status: 503 });
     if (this.fault.mode === "down") return new Response("acceptor down (fault switch)", { status: 503 });
     return this.sockets.accept(request);
   }
@@ -138,11 +155,11 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   // ---- Paxos ----
 
   async prepare(message: Prepare): Promise<Promised | Rejected | Unavailable> {
-    return this.guard(() => this.replica.prepare(message));
+    return this.guard(() => this.replica.prepare(message), message);
   }
 
   async accept(message: Accept): Promise<Accepted | Rejected | Unavailable> {
-    return this.guard(() => this.replica.accept(message));
+    return this.guard(() => this.replica.accept(message), message);
   }
 
   async commit(message: Commit): Promise<Committed<MutationOutcome> | Unavailable> {
@@ -150,12 +167,12 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       const reply = this.replica.commit(message);
       this.afterLearning();
       return reply;
-    });
+    }, message);
   }
 
   /** A peer catching up asks for chosen entries. */
   async fetchChosen(message: Fetch): Promise<Fetched | Unavailable> {
-    return this.guard(() => this.replica.fetch(message));
+    return this.guard(() => this.replica.fetch(message), message);
   }
 
   async status(): Promise<AcceptorStatus | Unavailable> {
@@ -276,6 +293,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
    * with no request arriving.
    */
   override async alarm(): Promise<void> {
+    if (this.refusal) return;
     if (this.sockets.watching && this.fault.mode !== "down") await this.follow();
     if (this.keeping && this.fault.mode !== "down") this.keeping.tick(Date.now());
     await this.scheduleAlarm();
@@ -322,6 +340,40 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     }
   }
 
+  // ---- Membership (docs/PROTOCOL.md, "Membership") ----
+
+  /**
+   * Stores the configured membership at first use; afterwards compares. An
+   * acceptor whose configuration disagrees with what it stored refuses every
+   * Paxos, read and socket request (as unavailable: callers see NO_QUORUM),
+   * and says why in `membership()`, which the Worker shows in /v1/health and /v1/cluster.
+   */
+  private checkMembership(): void {
+    const configured = membershipOf(this.config);
+    const stored = decodeMembership(this.storage.getMeta("membership"));
+    this.stored = stored ?? configured;
+    this.refusal = stored ? membershipRefusal(this.name, configured, stored) : undefined;
+    if (!stored && !configured.acceptors.includes(this.name)) {
+      this.refusal = membershipRefusal(this.name, configured, configured);
+      return; // A name outside the cluster stores nothing.
+    }
+    if (this.refusal) return logMembership(this.name, this.refusal);
+    if (!stored || stored.stateMachineVersion < configured.stateMachineVersion) {
+      this.storage.setMeta(
+        "membership",
+        encodeMembership({ ...this.stored, stateMachineVersion: configured.stateMachineVersion }),
+      );
+    }
+  }
+
+  /** What this acceptor stored, what it is configured with, and its refusal if any. Never refused itself. */
+  async membership(): Promise<{ stored: Membership; configured: Membership; refusal?: string }> {
+    const configured = membershipOf(this.config);
+    return this.refusal
+      ? { stored: this.stored, configured, refusal: this.refusal }
+      : { stored: this.stored, configured };
+  }
+
   // ---- Adapter internals ----
 
   /** A proposer and reader of this object's own, for socket requests and leader-route writes. */
@@ -345,7 +397,13 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
    * this region failed. A refusal is an answer value, not a thrown error, so that
    * a downed acceptor does not fill the log with uncaught errors.
    */
-  private async guard<T>(handle: () => T | Promise<T>): Promise<T | Unavailable> {
+  private async guard<T>(handle: () => T | Promise<T>, message?: object): Promise<T | Unavailable> {
+    const stamp = message && (message as Record<string, unknown>)[membershipField];
+    const refusal = this.refusal ?? messageRefusal(this.name, this.stored, stamp);
+    if (refusal) {
+      logMembership(this.name, refusal);
+      return { unavailable: refusal };
+    }
     const refused = await suffer(this.fault, this.name, "request");
     if (refused) return refused;
     const result = await handle();
@@ -459,4 +517,9 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       this.catchingUp = false;
     }
   }
+}
+
+/** One JSON log line per refusal (Workers Logs, `wrangler tail`). */
+function logMembership(acceptor: string, message: string): void {
+  console.log(JSON.stringify({ level: "error", event: "membership-refused", acceptor, message }));
 }

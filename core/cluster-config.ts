@@ -4,7 +4,7 @@
 // refused whole, with the setting's name, rather than half-applied (a typo in
 // a hint or an even count cannot be undone once the acceptors exist).
 
-import { historyRevsDefault } from "./limits";
+import { historyRevsDefault, storeBytesMaxDefault } from "./limits";
 
 export interface AcceptorConfig {
   name: string;
@@ -14,6 +14,8 @@ export interface AcceptorConfig {
 export interface ClusterConfig {
   acceptors: AcceptorConfig[];
   historyRevs: number;
+  /** Live data (paths and values) the store may hold; past it, NOSPACE (SPEC §8). */
+  storeBytesMax: number;
   faultsEnabled: boolean;
   /** A write not decided by then answers NO_QUORUM. */
   writeTimeoutMs: number;
@@ -35,6 +37,7 @@ export interface ClusterVars {
   DOOZER_ACCEPTORS?: string;
   DOOZER_LOCATIONS?: string;
   DOOZER_HISTORY_REVS?: string;
+  DOOZER_STORE_BYTES_MAX?: string;
   DOOZER_FAULTS?: string;
   DOOZER_WRITE_TIMEOUT_MS?: string;
   DOOZER_RPC_TIMEOUT_MS?: string;
@@ -87,6 +90,7 @@ export function parseClusterConfig(vars: ClusterVars): ClusterConfig {
   return {
     acceptors,
     historyRevs,
+    storeBytesMax: positiveInteger(vars.DOOZER_STORE_BYTES_MAX, storeBytesMaxDefault, "DOOZER_STORE_BYTES_MAX"),
     faultsEnabled: faults(vars.DOOZER_FAULTS),
     writeTimeoutMs: positiveInteger(vars.DOOZER_WRITE_TIMEOUT_MS, 4000, "DOOZER_WRITE_TIMEOUT_MS"),
     rpcTimeoutMs: positiveInteger(vars.DOOZER_RPC_TIMEOUT_MS, 1000, "DOOZER_RPC_TIMEOUT_MS"),

@@ -66,3 +66,5 @@ export const socketSessionsMax = 64;
 export const socketInflightMax = 1000;
 /** Watches running on one client socket; more: TOO_LARGE. */
 export const socketWatchesMax = 1000;
+/** No-op slots one accept may carry to fill the gap below a read barrier (sync); the rest go in later accepts. */
+export const noopFillSlotsMax = 256;

@@ -163,6 +163,24 @@ export class Verbs {
     return { session, ttl: result.ttlMs, files: result.files };
   }
 
+  /** The live sessions now, by id, paged like GETDIR (an extension, for the viewer and operators). */
+  async listSessions(
+    a: VerbArgs,
+    life: Lifetime,
+  ): Promise<{ rev: number; sessions: { session: string; ttl: number; files: string[] }[] }> {
+    if (a.rev !== undefined && a.rev !== null) {
+      throw new DoozerError("BAD_REQUEST", "sessions have no history: read them without rev");
+    }
+    const offset = args.offset(a.offset);
+    const limit = args.limit(a.limit);
+    const { result, readAt } = await this.read(a, life, { op: "sessions", offset, limit });
+    if (result.op !== "sessions") throw new Error("a sessions read answered with another op");
+    return {
+      rev: readAt,
+      sessions: result.sessions.map((s) => ({ session: s.session, ttl: s.ttlMs, files: s.files })),
+    };
+  }
+
   /** All or nothing (SPEC §7). */
   async txn(a: VerbArgs, life: Lifetime): Promise<{ rev: number; results: { path: string; rev: number }[] }> {
     const { checks, ops } = args.txnBody({ checks: a.checks, ops: a.ops });

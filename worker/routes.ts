@@ -28,7 +28,7 @@ const allowed: [RegExp, string[]][] = [
   [/^\/v1\/nop$/, ["POST"]],
   [/^\/v1\/cluster$/, ["GET"]],
   [/^\/v1\/health$/, ["GET"]],
-  [/^\/v1\/sessions$/, ["POST"]],
+  [/^\/v1\/sessions$/, ["GET", "POST"]],
   [/^\/v1\/sessions\/[^/]*$/, ["GET", "DELETE"]],
   [/^\/v1\/sessions\/[^/]*\/keepalive$/, ["POST"]],
   [/^\/v1\/txn$/, ["POST"]],
@@ -71,6 +71,12 @@ router
   .post("/v1/sessions", (request, env, ctx, runtime) =>
     verb("SESSION", { ttl: queryArgs(request).ttl }, request, env, ctx, runtime),
   )
+  .get("/v1/sessions", async (request, env, ctx, runtime) => {
+    // The router also matches "/v1/sessions/": that names the empty session id (BAD_REQUEST, SPEC §6), not the list.
+    if (new URL(request.url).pathname !== "/v1/sessions") return undefined;
+    await authorize(request, secretsFrom(env));
+    return json(await runtime.verbs.listSessions(queryArgs(request), ctx));
+  })
   .post("/v1/sessions/*", (request, env, ctx, runtime) => {
     const rest = new URL(request.url).pathname.slice("/v1/sessions/".length);
     if (!rest.endsWith("/keepalive") || rest.slice(0, -"/keepalive".length).includes("/"))

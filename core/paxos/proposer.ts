@@ -14,6 +14,7 @@ import { assert } from "../assert";
 import { DoozerError } from "../errors";
 import {
   backoffDoublingsMax,
+  noopFillSlotsMax,
   proposerCommandBytesMax,
   proposerCommandsMax,
   proposerSyncsMax,
@@ -91,7 +92,10 @@ export class Proposer<C, R> {
     return this.ballot;
   }
 
-  /** Throws TOO_LARGE, before taking the command, when the proposer already holds as many as it may. */
+  /**
+   * Throws NO_QUORUM (503, which clients retry), before taking the command, when
+   * the proposer already holds as many as it may: an overload, and nothing was decided.
+   */
   submit(command: C, deadline: number, now: number): void {
     const bytes = this.options.sizeOf(command);
     const commandsMax = this.options.commandsMax ?? proposerCommandsMax;
@@ -102,8 +106,8 @@ export class Proposer<C, R> {
       (this.commandsWaiting > 0 && this.commandBytesWaiting + bytes > bytesMax)
     ) {
       throw new DoozerError(
-        "TOO_LARGE",
-        `the proposer holds ${this.commandsWaiting} writes (${this.commandBytesWaiting} bytes), its limit; try again shortly`,
+        "NO_QUORUM",
+        `the proposer holds ${this.commandsWaiting} writes (${this.commandBytesWaiting} bytes), its limit; nothing was decided, try again shortly`,
       );
     }
     this.commandsWaiting++;
@@ -121,7 +125,10 @@ export class Proposer<C, R> {
   sync(through: Slot, deadline: number, now: number): number {
     const syncsMax = this.options.syncsMax ?? proposerSyncsMax;
     if (this.syncs.length >= syncsMax) {
-      throw new DoozerError("TOO_LARGE", `the proposer holds ${this.syncs.length} read barriers, its limit`);
+      throw new DoozerError(
+        "NO_QUORUM",
+        `the proposer holds ${this.syncs.length} read barriers, its limit; try again shortly`,
+      );
     }
     const token = this.nextSyncToken++;
     this.syncs.push({ token, through, deadline });
@@ -286,7 +293,10 @@ export class Proposer<C, R> {
     const entries: LogEntry[] = [];
     let fillThrough = 0;
     for (const s of this.syncs) if (s.through > fillThrough) fillThrough = s.through;
-    while (this.nextSlot <= fillThrough)
+    // Bounded per accept: a proposer whose view is old (an isolate that led long ago) would
+    // otherwise send one message as large as the whole gap. Its first small accept meets the
+    // newer ballot, and phase 1 then learns how far the log really is chosen.
+    while (this.nextSlot <= fillThrough && entries.length < noopFillSlotsMax)
       entries.push({ slot: this.nextSlot++, value: this.options.pack([]) });
     const { batchCommandsMax, batchBytesMax } = this.options;
     const commands = this.queue.splice(0, batchLength(this.queue, batchCommandsMax, batchBytesMax));

@@ -720,7 +720,7 @@ class KeySearch {
     for (let node = nextRequiredCall(this.head.next); node !== undefined; node = nextRequiredCall(node.next))
       choices.push(node);
     // Stable: calls of equal rank keep their order in time.
-    if (!process.env.NOSORT) choices.sort((a, b) => (this.ranks[a.operation] as number) - (this.ranks[b.operation] as number));
+    choices.sort((a, b) => (this.ranks[a.operation] as number) - (this.ranks[b.operation] as number));
     this.requiredByDepth[this.stack.length] = choices;
     return choices;
   }
@@ -793,12 +793,14 @@ class KeySearch {
     lift(call);
     this.placed[call.operation] = 1;
     if (call.required) this.unplacedRequired -= 1;
-    if (this.stack.length > this.longest.order.length) {
-      this.longest = { order: this.stack.map((frame) => frame.call.operation), state: this.state };
-    }
-    if (!process.env.NOPRUNE && this.strandsSomeOperation()) {
+    // Checked before the longest prefix is kept, so that a failure's explanation stops where the
+    // stranded operation had to go, and shows why it does not fit there.
+    if (this.strandsSomeOperation()) {
       this.undo();
       return false;
+    }
+    if (this.stack.length > this.longest.order.length) {
+      this.longest = { order: this.stack.map((frame) => frame.call.operation), state: this.state };
     }
     return true;
   }
@@ -900,7 +902,12 @@ function explainFailure(path: string, operations: SearchOperation[], longest: Pr
     .reduce((earliest, operation) => Math.min(earliest, operation.deadline), Number.POSITIVE_INFINITY);
   const candidates = unplaced
     .filter((operation) => operation.entry.invoke <= deadline)
-    .sort((a, b) => Number(b.required) - Number(a.required) || a.entry.invoke - b.entry.invoke)
+    .sort(
+      (a, b) =>
+        Number(b.required) - Number(a.required) ||
+        revRank(a.entry) - revRank(b.entry) ||
+        a.entry.invoke - b.entry.invoke,
+    )
     .slice(0, candidatesShown);
   const prefix = longest.order
     .slice(-prefixShown)
