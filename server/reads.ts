@@ -156,8 +156,13 @@ export class Reader {
     this.rttMs.set(name, before === undefined ? ms : before * 0.8 + ms * 0.2);
   }
 
+  /** Whether every acceptor's round trip time has been measured from here. */
+  get measuredAll(): boolean {
+    return this.rttMs.size >= this.acceptors.names.length;
+  }
+
   /** `names` by round trip time, nearest first; unmeasured ones after, in their order. */
-  private nearestFirst(names: readonly string[]): string[] {
+  nearestFirst(names: readonly string[]): string[] {
     const known = names.filter((n) => this.rttMs.has(n));
     known.sort((a, b) => (this.rttMs.get(a) ?? 0) - (this.rttMs.get(b) ?? 0));
     return [...known, ...names.filter((n) => !this.rttMs.has(n))];
