@@ -5,6 +5,7 @@
 //   events.ts      the event stream with its glob filter
 //   time-slider.ts the history bar: store rev, slider, Live
 //   cluster.ts     the acceptor cards and the map
+//   sessions.ts    the open sessions and the files they own
 //   editor.ts      set and delete with compare-and-set
 //   connection.ts  token, access, offline banner
 
@@ -23,6 +24,7 @@ import { Editor } from "./editor";
 import { EventList } from "./events";
 import { count } from "./format";
 import { LiveFeed, oldestRevOf, readTree } from "./live";
+import { type SessionsAnswer, SessionsPanel } from "./sessions";
 import { TimeSlider } from "./time-slider";
 import { TreeModel } from "./tree-model";
 import { TreeView } from "./tree-view";
@@ -86,6 +88,23 @@ const cluster = new ClusterPanel(token, {
   unauthorized: () => askForToken("The token was refused. Enter a valid one."),
 });
 
+/** The last sessions poll: it tells who owns which file of the live tree (SPEC §6). */
+let lastSessions: SessionsAnswer | undefined;
+
+const sessions = new SessionsPanel(token, {
+  polled: (answer) => {
+    status.ok("sessions");
+    lastSessions = answer;
+    applyOwners();
+  },
+  failed: (error) => status.fail("sessions", describe(error)),
+  unauthorized: () => askForToken("The token was refused. Enter a valid one."),
+  reveal: (path) => {
+    goLive();
+    tree.reveal(path);
+  },
+});
+
 newFileButton.addEventListener("click", () => editor.create());
 addEventListener("keydown", (event) => {
   if (event.defaultPrevented || isTyping(event.target)) return;
@@ -124,6 +143,7 @@ async function start(): Promise<void> {
   }
   setAccess(await probeAccess(client, token));
   cluster.start();
+  sessions.start();
   const feed = new LiveFeed(client, {
     reset(model, rev, resync) {
       status.ok("feed");
@@ -132,6 +152,7 @@ async function start(): Promise<void> {
       if (view.mode === "live") tree.setModel(model);
       if (!opened) tree.unfoldSmall();
       opened = true;
+      applyOwners();
       if (resync)
         events.note(`The watch could not resume, so the whole tree was read again at rev ${count(rev)}.`);
       showTreeMeta();
@@ -151,6 +172,23 @@ async function start(): Promise<void> {
     },
   });
   void feed.run();
+}
+
+/**
+ * Marks the live tree's ephemeral files with their sessions, from the last
+ * sessions poll, and names the session on the set events that made them.
+ */
+function applyOwners(): void {
+  if (!lastSessions) return;
+  const owners = new Map<string, string>();
+  for (const { session, files } of lastSessions.sessions) for (const path of files) owners.set(path, session);
+  const changed = liveModel.setOwners(lastSessions.rev, owners, lastSessions.complete);
+  for (const file of liveModel.ownedFiles()) {
+    if (file.session !== undefined) events.markSession(file.rev, file.path, file.session);
+  }
+  if (changed.length === 0) return;
+  if (view.mode === "live") tree.changed();
+  showTreeMeta();
 }
 
 function setAccess(next: Access): void {
@@ -281,7 +319,10 @@ function showView(failure?: string): void {
 
 function showTreeMeta(): void {
   const model = view.mode === "past" ? view.model : liveModel;
-  const files = `${count(model.fileCount)} file${model.fileCount === 1 ? "" : "s"}`;
+  const ephemeral = model.ephemeralCount;
+  const files =
+    `${count(model.fileCount)} file${model.fileCount === 1 ? "" : "s"}` +
+    (ephemeral > 0 ? ` · ${count(ephemeral)} ephemeral` : "");
   treeMeta.textContent = view.mode === "past" ? `${files} at rev ${count(view.rev)}` : files;
 }
 

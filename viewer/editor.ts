@@ -4,7 +4,14 @@
 // user overwrite it (with the newer rev), start again from it, or cancel.
 // Nothing is ever clobbered without the user having seen what they replace.
 
-import { type Client, NoEntError, ReadOnlyError, RevMismatchError, UnauthorizedError } from "../client/index";
+import {
+  type Client,
+  NoEntError,
+  NoSessionError,
+  ReadOnlyError,
+  RevMismatchError,
+  UnauthorizedError,
+} from "../client/index";
 import { isValidPath } from "../core/path";
 import { byId, toast } from "./dom";
 import { asText, count, hexDump, size } from "./format";
@@ -21,6 +28,8 @@ interface Loaded {
   /** The rev the write checks against: the file's rev when it was opened, 0 to create. */
   rev: number;
   value: Uint8Array | undefined;
+  /** The session that owns the file (ephemeral), if any. */
+  session?: string;
 }
 
 type Action = "save" | "delete";
@@ -87,10 +96,10 @@ export class Editor {
   }
 
   /** Opens a file of the tree: its value and the rev that a write will check. */
-  open(file: { path: string; rev: number; value: Uint8Array }): void {
+  open(file: { path: string; rev: number; value: Uint8Array; session?: string }): void {
     // A copy: the tree's entry changes under us as the watch applies changes, and the
     // write must check the rev the user saw, not the latest one.
-    this.show({ path: file.path, rev: file.rev, value: file.value }, false);
+    this.show({ path: file.path, rev: file.rev, value: file.value, session: file.session }, false);
   }
 
   /** Opens an empty editor for a new file (written with rev 0: only if it does not exist). */
@@ -113,7 +122,10 @@ export class Editor {
     const text = file.value ? asText(file.value) : "";
     this.meta.textContent = creating
       ? "Created only if no file has this path yet (rev 0)."
-      : `rev ${count(file.rev)} · ${size(file.value?.length ?? 0)} · ${text === undefined ? "binary" : "text"}`;
+      : `rev ${count(file.rev)} · ${size(file.value?.length ?? 0)} · ${text === undefined ? "binary" : "text"}` +
+        (file.session === undefined
+          ? " · persistent"
+          : ` · ephemeral, owned by session ${file.session} (deleted when it ends)`);
     this.note.hidden = writable;
     this.note.textContent = reason ?? "";
     // A binary value is shown as hex; it is only replaced (with text) on request.
@@ -149,7 +161,9 @@ export class Editor {
       return;
     }
     await this.write("save", path, async () => {
-      const newRev = await this.client.set(path, rev, this.textarea.value);
+      // An ephemeral file stays owned by its session: a SET without it would make the file persistent.
+      const session = this.creating ? undefined : this.loaded.session;
+      const newRev = await this.client.set(path, rev, this.textarea.value, { session });
       toast(`Saved ${path} at rev ${count(newRev)}`);
     });
   }
@@ -175,6 +189,8 @@ export class Editor {
         this.fail("This token may only read: saving and deleting are off.");
         this.saveButton.hidden = true;
         this.deleteButton.hidden = true;
+      } else if (error instanceof NoSessionError) {
+        this.fail("The session that owned this file has ended, so the file is gone: nothing was saved.");
       } else if (error instanceof UnauthorizedError) {
         this.fail("The token was refused. Set a token (top right) and try again.");
       } else {

@@ -7,13 +7,18 @@ import type { WatchEvent } from "../client/index";
 import { compileGlob, type Glob } from "../core/glob";
 import { byId, frameScheduler, h } from "./dom";
 import { count, preview } from "./format";
+import { ownerOf } from "./live";
+import { leaseBadge } from "./sessions";
 
 /** Events kept for filtering. */
 const keptMax = 2_000;
 /** Events drawn at once. */
 const drawnMax = 200;
 
-type Item = { kind: "event"; event: WatchEvent } | { kind: "note"; text: string };
+/** `session`: the session a set was made under, when known. */
+type Item =
+  | { kind: "event"; event: WatchEvent; session: string | undefined }
+  | { kind: "note"; text: string };
 
 export interface EventListHandlers {
   /** The user chose a path: show it in the tree. */
@@ -29,6 +34,8 @@ export class EventList {
   private readonly meta = byId("events-meta");
   private readonly empty = byId("events-empty");
   private readonly items: Item[] = [];
+  /** The kept set events, by rev, to name their session when it is learnt later. */
+  private readonly sets = new Map<number, Item & { kind: "event" }>();
   private pending: Item[] = [];
   private glob: Glob | undefined;
   private total = 0;
@@ -45,7 +52,25 @@ export class EventList {
 
   add(event: WatchEvent): void {
     this.total++;
-    this.push({ kind: "event", event });
+    const owner = event.op === "set" ? ownerOf(event) : undefined;
+    const item = { kind: "event" as const, event, session: owner ?? undefined };
+    if (event.op === "set") this.sets.set(event.rev, item);
+    this.push(item);
+  }
+
+  /**
+   * The set at `rev` of `path` was made under `session` (learnt from the
+   * sessions poll, when the watch's events do not say): show it on its line.
+   */
+  markSession(rev: number, path: string, session: string): void {
+    const item = this.sets.get(rev);
+    if (!item || item.event.path !== path || item.session === session) return;
+    item.session = session;
+    const line = this.list.querySelector<HTMLElement>(`li.event[data-rev="${rev}"]`);
+    if (!line) return;
+    line.dataset.session = session;
+    line.querySelector(".value .lease")?.remove();
+    line.querySelector(".value")?.prepend(leaseBadge(session));
   }
 
   /** A line between events, e.g. where the feed had to read a fresh snapshot. */
@@ -55,7 +80,11 @@ export class EventList {
 
   private push(item: Item): void {
     this.items.push(item);
-    if (this.items.length > keptMax) this.items.splice(0, this.items.length - keptMax);
+    if (this.items.length > keptMax) {
+      for (const gone of this.items.splice(0, this.items.length - keptMax)) {
+        if (gone.kind === "event") this.sets.delete(gone.event.rev);
+      }
+    }
     this.pending.push(item);
     // In a background tab frames stop; only the newest drawnMax can ever be drawn.
     if (this.pending.length > 2 * drawnMax) this.pending.splice(0, this.pending.length - drawnMax);
@@ -112,10 +141,12 @@ export class EventList {
 
   private row(item: Item): HTMLElement {
     if (item.kind === "note") return h("li", { class: "note", text: item.text });
-    const { event } = item;
+    const { event, session } = item;
+    const attrs: Record<string, string> = { "data-rev": String(event.rev), "data-path": event.path };
+    if (session !== undefined) attrs["data-session"] = session;
     return h(
       "li",
-      { class: `event ${event.op}`, attrs: { "data-rev": String(event.rev), "data-path": event.path } },
+      { class: `event ${event.op}`, attrs },
       h("button", {
         class: "rev",
         text: count(event.rev),
@@ -132,7 +163,12 @@ export class EventList {
         },
         h("bdi", { text: event.path }),
       ),
-      h("span", { class: "value", text: event.op === "del" ? "deleted" : preview(event.value, 48) }),
+      h(
+        "span",
+        { class: "value" },
+        session !== undefined && leaseBadge(session),
+        event.op === "del" ? "deleted" : preview(event.value, 48),
+      ),
     );
   }
 }

@@ -7,7 +7,7 @@
 // Also here: reading the store as it was at a past rev, for the time slider.
 
 import { type Client, TooLateError, UnauthorizedError, type WatchEvent } from "../client/index";
-import { TreeModel } from "./tree-model";
+import { type Owner, TreeModel } from "./tree-model";
 
 /** Changes shown in the event list on opening, from just before the snapshot (they are not applied again). */
 const recentRevs = 100;
@@ -66,7 +66,7 @@ export class LiveFeed {
     for await (const event of watch) {
       const applied = event.rev > rev;
       if (applied) {
-        if (event.op === "set") model.set(event.path, event.rev, event.value);
+        if (event.op === "set") model.set(event.path, event.rev, event.value, ownerOf(event));
         else model.delete(event.path);
       }
       this.handlers.event(event, applied);
@@ -77,8 +77,29 @@ export class LiveFeed {
 /** The whole tree as it was at `rev` (one snapshot, however many pages). */
 export async function readTree(client: Client, rev: number): Promise<TreeModel> {
   const model = new TreeModel();
-  for await (const file of client.walk("/**", { rev })) model.set(file.path, file.rev, file.value);
+  for await (const file of client.walk("/**", { rev }))
+    model.set(file.path, file.rev, file.value, ownerOf(file));
   return model;
+}
+
+/** A file or event as the client library gives it, with the owning session if it carries one (SPEC §6). */
+export type MaybeOwned = { session?: unknown };
+
+/** Set once a file or event came with a `session`: from then on, one without it is persistent. */
+let sessionsCarried = false;
+
+/**
+ * The session that owns a walked file or a set event: its `session`, if the
+ * client library passes it on. One that does not (absent everywhere so far)
+ * leaves the owner unknown, and the sessions poll supplies it.
+ */
+export function ownerOf(item: object): Owner {
+  const session = (item as MaybeOwned).session;
+  if (typeof session === "string" && session !== "") {
+    sessionsCarried = true;
+    return session;
+  }
+  return sessionsCarried ? null : undefined;
 }
 
 /** The oldest rev the store can still read, from a TOO_LATE's message ("… (oldest rev 1234)"), if it says. */

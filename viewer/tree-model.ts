@@ -11,7 +11,16 @@ export interface FileEntry {
   name: string;
   rev: number;
   value: Uint8Array;
+  /** The session that owns this file (an ephemeral file, SPEC §6); undefined for a persistent one. */
+  session: string | undefined;
 }
+
+/**
+ * Who owns a file being set: a session id, `null` for nobody (persistent), or
+ * `undefined` when the source does not say (the owner is learnt later from
+ * GET /v1/sessions, see `setOwners`).
+ */
+export type Owner = string | null | undefined;
 
 export interface DirEntry {
   kind: "dir";
@@ -36,6 +45,8 @@ export interface Row {
 export class TreeModel {
   readonly root: DirEntry = newDir(rootPath, "");
   private readonly index = new Map<string, Entry>([[rootPath, this.root]]);
+  /** The ephemeral files, by path. */
+  private readonly owned = new Map<string, FileEntry>();
   /** Grows on every change, so that a view knows when its rows are out of date. */
   version = 0;
 
@@ -43,17 +54,23 @@ export class TreeModel {
     return this.root.fileCount;
   }
 
+  /** Files owned by a session now. */
+  get ephemeralCount(): number {
+    return this.owned.size;
+  }
+
   get(path: string): Entry | undefined {
     return this.index.get(path);
   }
 
-  /** Writes a file, creating its directories. */
-  set(path: string, rev: number, value: Uint8Array): void {
+  /** Writes a file, creating its directories. An `undefined` owner keeps the one it had (a new file: none). */
+  set(path: string, rev: number, value: Uint8Array, owner?: Owner): void {
     this.version++;
     const existing = this.index.get(path);
     if (existing?.kind === "file") {
       existing.rev = rev;
       existing.value = value;
+      if (owner !== undefined) this.own(existing, owner ?? undefined);
       return;
     }
     // The store never lets a file and a directory share a path; a model that
@@ -71,8 +88,48 @@ export class TreeModel {
       this.adopt(dir, created);
       dir = created;
     }
-    this.adopt(dir, { kind: "file", path, name: nameOf(path), rev, value });
+    const file: FileEntry = { kind: "file", path, name: nameOf(path), rev, value, session: undefined };
+    this.adopt(dir, file);
+    this.own(file, owner ?? undefined);
     this.countFiles(path, +1);
+  }
+
+  /**
+   * The owners as GET /v1/sessions saw them at store rev `rev`: every file whose
+   * rev is at most `rev` was that version then, so the answer says who owns it
+   * (a file not listed is persistent). A newer file is left as it is: the
+   * answer says nothing about it. `complete`: the answer lists every live
+   * session. Returns the paths whose owner changed.
+   */
+  setOwners(rev: number, owners: ReadonlyMap<string, string>, complete = true): string[] {
+    const changed: string[] = [];
+    const check = (file: FileEntry) => {
+      if (file.rev > rev) return;
+      const owner = owners.get(file.path);
+      if (owner === file.session) return;
+      this.own(file, owner);
+      changed.push(file.path);
+    };
+    for (const path of owners.keys()) {
+      const entry = this.index.get(path);
+      if (entry?.kind === "file") check(entry);
+    }
+    // Files that were owned and are no longer listed (persistent again, or not yet deleted);
+    // unless the answer was cut short, and its missing sessions may still own them.
+    if (complete) for (const file of [...this.owned.values()]) if (!owners.has(file.path)) check(file);
+    if (changed.length > 0) this.version++;
+    return changed;
+  }
+
+  /** The files owned by a session now. */
+  ownedFiles(): Iterable<FileEntry> {
+    return this.owned.values();
+  }
+
+  private own(file: FileEntry, session: string | undefined): void {
+    file.session = session;
+    if (session === undefined) this.owned.delete(file.path);
+    else this.owned.set(file.path, file);
   }
 
   /** Removes a file; directories left empty vanish with it. */
@@ -81,6 +138,7 @@ export class TreeModel {
     if (entry?.kind !== "file") return;
     this.version++;
     this.countFiles(path, -1);
+    this.owned.delete(path);
     let child: Entry = entry;
     for (;;) {
       const parent = this.index.get(parentOf(child.path)) as DirEntry;

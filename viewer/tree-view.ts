@@ -10,6 +10,7 @@
 import { ancestorsOf, rootPath } from "../core/path";
 import { frameScheduler, h } from "./dom";
 import { count, preview } from "./format";
+import { leaseBadge } from "./sessions";
 import type { DirEntry, Entry, FileEntry, Row, TreeModel } from "./tree-model";
 
 /** Must match .row's height in style.css. */
@@ -156,7 +157,7 @@ export class TreeView {
     const active = entry.path === this.active;
     const signature =
       entry.kind === "file"
-        ? `f${row.depth}:${entry.rev}:${active}:${entry.value.length}`
+        ? `f${row.depth}:${entry.rev}:${active}:${entry.value.length}:${entry.session ?? ""}`
         : `d${row.depth}:${row.expanded}:${entry.fileCount}:${active}`;
     if (element.dataset.signature === signature) return;
     element.dataset.signature = signature;
@@ -176,9 +177,13 @@ export class TreeView {
       );
     } else {
       element.removeAttribute("aria-expanded");
+      element.classList.toggle("ephemeral", entry.session !== undefined);
+      if (entry.session === undefined) delete element.dataset.session;
+      else element.dataset.session = entry.session;
       element.replaceChildren(
         h("span", { class: "twisty", attrs: { "aria-hidden": "true" } }),
         h("span", { class: "name", text: entry.name }),
+        ...(entry.session === undefined ? [] : [leaseBadge(entry.session)]),
         h("span", { class: "value", text: preview(entry.value) }),
         h("span", { class: "rev", text: `rev ${count(entry.rev)}`, title: `file rev ${entry.rev}` }),
       );

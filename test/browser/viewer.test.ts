@@ -2,7 +2,7 @@
 // /usr/bin/chromium, driven by playwright-core) against the local cluster as
 // `npm start` runs it. Files are written with the client library; the test
 // watches the page change. Screenshots of the main states go to
-// test-results/screenshots/ (ignored by git); the main view also to docs/viewer.png.
+// test-results/screenshots/ (ignored by git); the view with a session open also to docs/viewer.png.
 //
 // Every wait is bounded: Playwright's actions by the page's default timeout,
 // and assertions by expect.poll's timeout.
@@ -188,9 +188,7 @@ describe("the viewer on the local cluster", () => {
     await expect.poll(() => textOf(row(page, "/app/version").locator(".value"))).toBe("1.5.0");
     await page.locator("#event-filter").blur();
     await page.waitForTimeout(1_700); // let the flash of the last change fade for a calm picture
-    const main = await shoot(page, "main");
-    // The README's picture changes only when asked for: `UPDATE_VIEWER_PNG=1 npm test`.
-    if (process.env.UPDATE_VIEWER_PNG === "1") copyFileSync(main, `${root}docs/viewer.png`);
+    await shoot(page, "main");
   });
 
   it("draws only the visible rows of thousands of files, and moves through them by keyboard", async () => {
@@ -324,6 +322,66 @@ describe("the viewer on the local cluster", () => {
     await page.locator("#editor-delete").click();
     await page.locator("#editor-delete").click();
     await expect.poll(() => row(page, "/app/created-in-browser").count()).toBe(0);
+  });
+
+  it("marks ephemeral files with their session, lists the open sessions, and drops both when it ends", async () => {
+    const base = cluster().url;
+    const opened = await fetch(`${base}/v1/sessions?ttl=60000`, { method: "POST" });
+    expect(opened.status).toBe(200);
+    const { session } = (await opened.json()) as { session: string; ttl: number; rev: number };
+    const short = session.slice(0, 6);
+    const put = async (path: string, value: string) => {
+      const response = await fetch(`${base}/v1/files${path}?rev=-1&session=${encodeURIComponent(session)}`, {
+        method: "PUT",
+        body: value,
+      });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { rev: number }).rev;
+    };
+    const holderRev = await put("/app/lease-holder", "worker-7 since 12:04");
+    await put("/app/leader", "node-b");
+
+    // The tree: a badge with the session's short id, the full id on hover; persistent files have none.
+    const badge = row(page, "/app/lease-holder").locator(".lease");
+    await expect.poll(() => textOf(badge), { timeout: 5_000 }).toBe(`ephemeral, session ${short}`);
+    expect(await badge.getAttribute("title")).toContain(session);
+    expect(await row(page, "/app/lease-holder").getAttribute("data-session")).toBe(session);
+    await expect.poll(() => row(page, "/app/leader").getAttribute("data-session")).toBe(session);
+    expect(await row(page, "/app/color").locator(".lease").count()).toBe(0);
+    expect(await textOf(page.locator("#tree-meta"))).toContain("2 ephemeral");
+    // The event stream names the session on the set.
+    await expect
+      .poll(() => page.locator(`#events li.event[data-rev="${holderRev}"]`).getAttribute("data-session"))
+      .toBe(session);
+    // The sessions panel: the session, its ttl and its files (unfolded).
+    const item = page.locator(`#sessions li.session[data-session="${session}"]`);
+    await expect.poll(() => item.count()).toBe(1);
+    expect(await textOf(item.locator(".id"))).toBe(short);
+    expect(await textOf(item.locator(".ttl"))).toBe("ttl 1 min");
+    expect(await textOf(item.locator(".count"))).toBe("2 files");
+    await item.locator("summary").click();
+    expect(await item.locator("button[data-path]").allTextContents()).toEqual([
+      "/app/leader",
+      "/app/lease-holder",
+    ]);
+    // The detail pane says who owns the file.
+    await row(page, "/app/lease-holder").click();
+    await expect.poll(() => textOf(page.locator("#editor-meta"))).toContain(`owned by session ${session}`);
+    await page.keyboard.press("Escape");
+    await page.waitForTimeout(1_700); // let the flashes fade for a calm picture
+    const shot = await shoot(page, "sessions");
+    // The README's picture (every panel in use) changes only when asked for: `UPDATE_VIEWER_PNG=1 npm test`.
+    if (process.env.UPDATE_VIEWER_PNG === "1") copyFileSync(shot, `${root}docs/viewer.png`);
+
+    // End it: its files are deleted (ordinary del events), the session leaves the panel.
+    const ended = await fetch(`${base}/v1/sessions/${encodeURIComponent(session)}`, { method: "DELETE" });
+    expect(ended.status).toBe(200);
+    const { rev: endRev } = (await ended.json()) as { rev: number };
+    await expect.poll(() => row(page, "/app/lease-holder").count(), { timeout: 5_000 }).toBe(0);
+    expect(await row(page, "/app/leader").count()).toBe(0);
+    expect(await page.locator(`#events li.event.del[data-rev="${endRev}"]`).count()).toBe(1);
+    await expect.poll(() => item.count(), { timeout: 5_000 }).toBe(0);
+    expect(await textOf(page.locator("#tree-meta"))).not.toContain("ephemeral");
   });
 
   it("says when it is offline, and catches up when it is back", async () => {
