@@ -4,8 +4,16 @@ import { defineConfig } from "vitest/config";
 // The pure core and its simulator run in plain Node, where thousands of seeds
 // run fast. The adapters run inside workerd against the real Durable Objects:
 // once as the local cluster is configured, once as a deployment is.
+/**
+ * The Worker logs one JSON line per request (docs/DEPLOY.md); in the workerd
+ * projects that is thousands of lines. They are left out of the test output
+ * (test/integration/logs.test.ts still reads them through a spy).
+ */
+const quietRequestLines = (log: string) => (log.includes('"event":"request"') ? false : undefined);
+
 export default defineConfig({
   test: {
+    onConsoleLog: quietRequestLines,
     projects: [
       {
         test: {
@@ -27,7 +35,27 @@ export default defineConfig({
             miniflare: { bindings: { DOOZER_WRITE_TIMEOUT_MS: "1500", DOOZER_RPC_TIMEOUT_MS: "500" } },
           }),
         ],
-        test: { name: "workers", include: ["test/integration/**/*.test.ts"], testTimeout: 30_000 },
+        test: {
+          name: "workers",
+
+          include: ["test/integration/**/*.test.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // The cluster with a small store size limit, so NOSPACE (SPEC §8) is reachable.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { DOOZER_STORE_BYTES_MAX: String(4 * 1024 * 1024) } },
+          }),
+        ],
+        test: {
+          name: "limits",
+
+          include: ["test/limits/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
       },
       {
         // The whole cluster with both secrets set, as an authenticated deployment runs.
@@ -35,11 +63,20 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { DOOZER_RWSECRET: "rw-secret-for-tests", DOOZER_ROSECRET: "ro-secret-for-tests" },
+              // Two tokens each, as during a rotation (test/auth/rotation.test.ts).
+              bindings: {
+                DOOZER_RWSECRET: "rw-secret-for-tests, rw-secret-next",
+                DOOZER_ROSECRET: "ro-secret-for-tests,ro-secret-next,",
+              },
             },
           }),
         ],
-        test: { name: "auth", include: ["test/auth/**/*.test.ts"], testTimeout: 30_000 },
+        test: {
+          name: "auth",
+
+          include: ["test/auth/**/*.test.ts"],
+          testTimeout: 30_000,
+        },
       },
       {
         // The local cluster as `npm start` runs it (wrangler dev), driven over real HTTP.
@@ -63,7 +100,12 @@ export default defineConfig({
       },
       {
         plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml", environment: "production" } })],
-        test: { name: "production", include: ["test/production/**/*.test.ts"], testTimeout: 30_000 },
+        test: {
+          name: "production",
+
+          include: ["test/production/**/*.test.ts"],
+          testTimeout: 30_000,
+        },
       },
     ],
   },

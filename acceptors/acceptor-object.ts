@@ -47,6 +47,7 @@ import { isUnavailable } from "../server/acceptor-client";
 import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "../server/acceptor-rpc";
 import { secretsFrom } from "../server/auth";
 import { type Fault, type FaultSetting, healthy } from "../server/fault-setting";
+import { logLine } from "../server/log";
 import { catchUpMs } from "../server/reads";
 import { newRuntime, type Runtime } from "../server/runtime";
 import { type KeepaliveAnswer, SessionKeeping } from "../server/session-keeping";
@@ -59,6 +60,8 @@ import { SqliteStorage } from "./sqlite-storage";
 
 /** How often a replica with watchers asks its peers whether it missed a slot. */
 const followEveryMs = 1_000;
+/** At most this often the keeper compares itself with the store on an apply (it always does at its alarm). */
+const keeperTickOnApplyEveryMs = 250;
 
 export class AcceptorObject extends DurableObject<AcceptorEnv> implements AcceptorRpc {
   private readonly config: ClusterConfig;
@@ -76,14 +79,18 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   private ownPeers: AcceptorPeers | undefined;
   /** The session keeper's state, on the leader acceptor only (docs/PROTOCOL.md, sessions). */
   private keeping: SessionKeeping | undefined;
+  private startingKeeper = false;
+  /** When the keeper last ticked because its replica applied a slot. */
+  private keeperTickedAtMs = 0;
   /** The membership this acceptor stored at its first use, and why it refuses to serve, if it does. */
   private stored!: Membership;
   private refusal: string | undefined;
+  private refusalLoggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: DurableObjectState, env: AcceptorEnv) {
     super(ctx, env);
     this.config = parseClusterConfig(env);
-    ctx.blockConcurrencyWhile(async () => {
+    const loaded = ctx.blockConcurrencyWhile(async () => {
       this.storage = new SqliteStorage(ctx.storage);
       this.checkMembership();
       this.replica = new Replica(this.storage, {
@@ -102,19 +109,11 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
         watchStarted: () => void this.followSoon(),
       });
       this.sockets.restore();
-      if (this.name === this.config.leader) {
-        this.keeping = new SessionKeeping(
-          {
-            store: () => this.replica.store,
-            propose: (mutation) => this.runtime().proposer.write(mutation, this.ctx),
-            catchUp: () => this.catchUpToBarrier(),
-            waitUntil: (work) => this.ctx.waitUntil(work),
-          },
-          Date.now(),
-        );
-      }
       await this.scheduleAlarm();
     });
+    // Outside blockConcurrencyWhile: becoming the keeper takes a read barrier, and
+    // requests (a peer's Paxos messages among them) must be served meanwhile.
+    if (this.name === this.config.leader) void loaded.then(() => this.startKeeping());
   }
 
   // ---- Client WebSockets (the Worker forwards /v1/ws here) ----
@@ -199,7 +198,11 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
 
   async keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | Unavailable> {
     return this.guard(async () => {
-      if (!this.keeping) return { unavailable: `${this.name} is not the session keeper` };
+      if (this.name !== this.config.leader) return { unavailable: `${this.name} is not the session keeper` };
+      if (!this.keeping) {
+        void this.startKeeping();
+        return { unavailable: `${this.name} is starting as the session keeper; try again` };
+      }
       const answers = await this.keeping.keepalive(sessions, Date.now);
       await this.scheduleAlarm();
       return answers;
@@ -295,8 +298,67 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   override async alarm(): Promise<void> {
     if (this.refusal) return;
     if (this.sockets.watching && this.fault.mode !== "down") await this.follow();
-    if (this.keeping && this.fault.mode !== "down") this.keeping.tick(Date.now());
+    if (this.fault.mode !== "down") {
+      if (this.keeping) this.keeping.tick(Date.now());
+      else if (this.name === this.config.leader) await this.startKeeping();
+    }
     await this.scheduleAlarm();
+  }
+
+  /**
+   * Becomes the session keeper (docs/PROTOCOL.md, sessions). Only once this
+   * replica has applied every slot through the read barrier, finishing them
+   * with its own proposer if need be: a keeper that starts from a store behind
+   * the log would answer keepalives for a session whose end was already
+   * decided, or first hear of a session opened while it was down only when
+   * some later write showed it the gap (both found by test/sim/sessions.ts).
+   * Until then keepalives answer as unavailable (NO_QUORUM to the client).
+   */
+  private async startKeeping(): Promise<void> {
+    if (this.keeping || this.startingKeeper || this.refusal) return;
+    this.startingKeeper = true;
+    try {
+      const runtime = this.runtime();
+      const barrier = await runtime.reader.barrier();
+      if (!(await this.reachSlot(barrier.slot, catchUpMs))) {
+        await runtime.proposer.sync(barrier.slot, this.config.writeTimeoutMs, this.ctx);
+        if (!(await this.reachSlot(barrier.slot, catchUpMs))) throw new Error("behind the read barrier");
+      }
+      this.keeping = new SessionKeeping(
+        {
+          store: () => this.replica.store,
+          propose: (mutation) => this.proposeApplied(mutation),
+          catchUp: () => this.catchUpToBarrier(),
+          waitUntil: (work) => this.ctx.waitUntil(work),
+        },
+        Date.now(),
+      );
+      logLine("info", "session-keeper-started", {
+        acceptor: this.name,
+        sessions: this.keeping.kept().length,
+      });
+    } catch (error) {
+      // No majority yet, or the barrier out of reach: the alarm tries again.
+      logLine("warn", "session-keeper-waiting", { acceptor: this.name, message: String(error) });
+      await this.ctx.storage.setAlarm(Date.now() + followEveryMs);
+    } finally {
+      this.startingKeeper = false;
+    }
+    await this.scheduleAlarm();
+  }
+
+  /**
+   * The keeper's writes resolve once its own replica has applied them: the
+   * first replica to answer may be another, and a keeper that forgot a session
+   * its own store still shows alive would take it back at the next keepalive.
+   */
+  private async proposeApplied(mutation: Mutation): Promise<MutationOutcome> {
+    const outcome = await this.runtime().proposer.write(mutation, this.ctx);
+    const applied = () => this.replica.store.rev >= outcome.rev;
+    if (!applied() && !(await this.until(applied, Date.now() + this.config.writeTimeoutMs))) {
+      throw new Error(`${this.name} has not applied rev ${outcome.rev} yet`);
+    }
+    return outcome;
   }
 
   private async follow(): Promise<void> {
@@ -357,13 +419,25 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       this.refusal = membershipRefusal(this.name, configured, configured);
       return; // A name outside the cluster stores nothing.
     }
-    if (this.refusal) return logMembership(this.name, this.refusal);
+    if (this.refusal) {
+      this.logRefusal(this.refusal);
+      return;
+    }
     if (!stored || stored.stateMachineVersion < configured.stateMachineVersion) {
       this.storage.setMeta(
         "membership",
         encodeMembership({ ...this.stored, stateMachineVersion: configured.stateMachineVersion }),
       );
     }
+  }
+
+  /** One JSON log line per refusal, at most one every 10 s (Workers Logs, `wrangler tail`). */
+  private logRefusal(message: string): void {
+    if (Date.now() - this.refusalLoggedAt < 10_000) return;
+    this.refusalLoggedAt = Date.now();
+    console.log(
+      JSON.stringify({ level: "error", event: "membership-refused", acceptor: this.name, message }),
+    );
   }
 
   /** What this acceptor stored, what it is configured with, and its refusal if any. Never refused itself. */
@@ -401,7 +475,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     const stamp = message && (message as Record<string, unknown>)[membershipField];
     const refusal = this.refusal ?? messageRefusal(this.name, this.stored, stamp);
     if (refusal) {
-      logMembership(this.name, refusal);
+      this.logRefusal(refusal);
       return { unavailable: refusal };
     }
     const refused = await suffer(this.fault, this.name, "request");
@@ -469,6 +543,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   }
 
   private afterLearning(): void {
+    this.keeperAfterApply();
     const store = this.replica.store;
     if (store.rev > this.deliveredThrough) {
       // Events from the first rev not yet delivered; a catch-up that applied more than the
@@ -480,6 +555,24 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     if (this.replica.missing()) void this.catchUp();
   }
 
+  /**
+   * The keeper hears of a session opened through any proposer when its replica
+   * applies it, not only at its next alarm: a keeper that kept no session has
+   * no alarm set, and the session would never expire (test/sim/sessions.ts,
+   * seed 537). Throttled, since the comparison with the store scans the sessions.
+   */
+  private keeperAfterApply(): void {
+    const keeping = this.keeping;
+    if (!keeping || this.fault.mode === "down") return;
+    const now = Date.now();
+    const idle = keeping.nextDeadlineMs() === undefined;
+    if (idle && this.replica.store.sessionCount === 0) return;
+    if (!idle && now - this.keeperTickedAtMs < keeperTickOnApplyEveryMs) return;
+    this.keeperTickedAtMs = now;
+    keeping.tick(now);
+    this.ctx.waitUntil(this.scheduleAlarm());
+  }
+
   /** Fills gaps in the chosen log from peers, one fetch at a time, as core/catch-up.ts directs. */
   private async catchUp(): Promise<void> {
     if (this.catchingUp) return;
@@ -489,7 +582,15 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       const plan = new CatchUp({ peers, firstPeer: Math.floor(Math.random() * peers.length) });
       while (this.fault.mode !== "down") {
         const step = plan.next(this.replica.missing());
-        if (step.kind === "done" || step.kind === "give-up") break;
+        if (step.kind === "done") break;
+        if (step.kind === "give-up") {
+          logLine("warn", "catch-up-failed", {
+            acceptor: this.name,
+            chosenThrough: this.replica.chosenThrough,
+            missing: this.replica.missing(),
+          });
+          break;
+        }
         if (step.kind === "wait") {
           await sleep(step.ms);
           continue;
@@ -517,9 +618,4 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       this.catchingUp = false;
     }
   }
-}
-
-/** One JSON log line per refusal (Workers Logs, `wrangler tail`). */
-function logMembership(acceptor: string, message: string): void {
-  console.log(JSON.stringify({ level: "error", event: "membership-refused", acceptor, message }));
 }

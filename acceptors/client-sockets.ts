@@ -263,7 +263,7 @@ export class ClientSockets {
     const verbs = this.host.runtime().verbs;
     const attaching = frame.session !== undefined && frame.session !== null;
     const answer = attaching ? await verbs.keepAlive(frame) : await verbs.openSession(frame, this.host.ctx);
-    this.sessions.hold(socket, answer.session, answer.ttl, Date.now());
+    this.sessions.hold(socket, answer.session, answer.ttl);
     return answer;
   }
 

@@ -31,15 +31,19 @@ export class SocketSessions {
     for (const row of sql.exec<{ socket: string; session: string; ttl_ms: number }>(
       "SELECT socket, session, ttl_ms FROM socket_sessions",
     )) {
-      this.remember(row.socket, row.session, row.ttl_ms, 0);
+      this.remember(row.socket, row.session, row.ttl_ms, Number.NEGATIVE_INFINITY);
     }
   }
 
-  /** The socket holds `session` from now on: its frames keep it alive. */
-  hold(socket: string, session: string, ttlMs: number, nowMs: number): void {
+  /**
+   * The socket holds `session` from now on: its frames keep it alive. The next
+   * frame forwards at once: the keeper's lease runs from when it heard of the
+   * open or the attach, which may be well before this answer arrived here.
+   */
+  hold(socket: string, session: string, ttlMs: number): void {
     const perSocket = this.held.get(socket);
     if (!perSocket?.has(session) && (perSocket?.size ?? 0) >= socketSessionsMax) return;
-    this.remember(socket, session, ttlMs, nowMs);
+    this.remember(socket, session, ttlMs, Number.NEGATIVE_INFINITY);
     this.sql.exec(
       "INSERT OR REPLACE INTO socket_sessions (socket, session, ttl_ms) VALUES (?, ?, ?)",
       socket,
@@ -72,7 +76,9 @@ export class SocketSessions {
     const due: string[] = [];
     for (const [session, held] of perSocket) {
       const everyMs = Math.min(held.ttlMs / 4, forwardEveryMsMax);
-      if (nowMs - held.forwardedAtMs >= everyMs) {
+      // A clock that went back (nowMs below the last forward) forwards at once: waiting
+      // for it to catch up would leave a client that pings steadily without keepalives.
+      if (nowMs - held.forwardedAtMs >= everyMs || nowMs < held.forwardedAtMs) {
         held.forwardedAtMs = nowMs;
         due.push(session);
       }

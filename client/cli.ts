@@ -1,7 +1,9 @@
 // The `doozer` command line tool, modelled on Doozer's: one command per verb,
 // values through stdin and stdout as raw bytes, and exit codes a script can
-// test (0 success, 1 a wait that timed out, 2 an error from the store or the
-// connection, 64 a usage error). `--json` prints one JSON object per line.
+// test (`exitCodes` below, docs/CLI.md). Human output never loses a byte: `get`
+// prints the value as it is, `find`/`wait`/`watch` print records of
+// `path rev op length`, a newline, the value's bytes, a newline (as Doozer's
+// tool did). `--json` prints one JSON object per line.
 //
 //   echo -n blue | doozer set /app/color 0
 //   doozer get /app/color
@@ -17,23 +19,55 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { encodeValue } from "../core/value-encoding";
-import { type Client, connect, DoozerError, type TxnCheck, type TxnOp, type WatchEvent } from "./index";
+import { type CommandIo, exportCommand, importCommand } from "./dump";
+import {
+  type Client,
+  connect,
+  DoozerError,
+  type Lock,
+  type TxnCheck,
+  type TxnOp,
+  type WatchEvent,
+} from "./index";
+import { version } from "./version";
 
 export const defaultAddr = "http://127.0.0.1:8787";
 
 /**
- * Exit codes (64 is sysexits' EX_USAGE, 70 its EX_SOFTWARE; 127 and 130 the shell's "command not found"
- * and "interrupted").
+ * Exit codes, one per thing a script does next (docs/CLI.md): 1 a lost compare-and-set (read again and
+ * retry), 2 the store unreachable or undecided (retry later), 3 no such file, 4 a wait with no change,
+ * 5 any other error the store answered. 64 is sysexits' EX_USAGE, 70 its EX_SOFTWARE; 127 and 130 the
+ * shell's "command not found" and "interrupted".
  */
 export const exitCodes = {
   ok: 0,
-  timedOut: 1,
-  store: 2,
+  revMismatch: 1,
+  unavailable: 2,
+  noEnt: 3,
+  timedOut: 4,
+  store: 5,
   usage: 64,
   bug: 70,
   notFound: 127,
   interrupted: 130,
 } as const;
+
+/** The exit code for an error from the store or the connection. */
+export function exitFor(error: unknown): number {
+  if (!(error instanceof DoozerError)) return exitCodes.bug;
+  switch (error.code) {
+    case "REV_MISMATCH":
+      return exitCodes.revMismatch;
+    case "CONNECTION":
+    case "NO_QUORUM":
+    case "TIMEOUT":
+      return exitCodes.unavailable;
+    case "NOENT":
+      return exitCodes.noEnt;
+    default:
+      return exitCodes.store;
+  }
+}
 
 /** Attempts per call: a retryable failure is tried once more, so a dead address fails within seconds. */
 const attempts = 2;
@@ -45,8 +79,6 @@ const attempts = 2;
 const webSocketCallTimeoutMs = 5_000;
 /** Entries per GETDIR or WALK page when reading everything. */
 const pageSize = 1000;
-/** Characters of a value shown in human output. */
-const previewChars = 60;
 
 interface Globals {
   addr: string;
@@ -58,31 +90,21 @@ interface State {
   code: number;
 }
 
-/** The bytes as text, or undefined when they are not valid UTF-8. */
-function text(bytes: Uint8Array): string | undefined {
-  const encoded = encodeValue(bytes, false);
-  return encoded.encoding ? undefined : encoded.value;
-}
-
 /** A value for JSON output: a UTF-8 string, or base64 with `encoding` beside it (SPEC §2). */
 const jsonValue = (bytes: Uint8Array) => encodeValue(bytes, false);
 
-/** A short, quoted, one-line rendering of a value for people. */
-export function preview(bytes: Uint8Array): string {
-  const t = text(bytes);
-  if (t === undefined) return `<binary, ${bytes.length} bytes>`;
-  const chars = Array.from(t.slice(0, previewChars * 2));
-  if (chars.length <= previewChars && t.length <= previewChars * 2) return quote(t);
-  return `${quote(chars.slice(0, previewChars).join(""))}… (${bytes.length} bytes)`;
-}
-
-/** JSON's quoting, with the characters a terminal would not show (C1 controls, format characters) escaped too. */
-function quote(t: string): string {
-  return JSON.stringify(t).replace(/[\u0080-\u009f\p{Cf}\u2028\u2029]/gu, (c) =>
-    Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`).join(
-      "",
-    ),
-  );
+/**
+ * One record of human output, in the spirit of Doozer's tool: `path rev op length`, a newline, the
+ * value's bytes as they are, a newline. A reader takes `length` bytes after the first newline, so no
+ * value (binary, multi-line, huge) is cut or escaped.
+ */
+export function record(path: string, rev: number, op: "set" | "del", value: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(`${path} ${rev} ${op} ${value.length}\n`);
+  const out = new Uint8Array(head.length + value.length + 1);
+  out.set(head);
+  out.set(value, head.length);
+  out[out.length - 1] = 10;
+  return out;
 }
 
 function write(stream: NodeJS.WritableStream, data: string | Uint8Array): Promise<void> {
@@ -130,8 +152,8 @@ async function readStdin(): Promise<Uint8Array> {
   return new Uint8Array(all.buffer, all.byteOffset, all.length);
 }
 
-function eventLine(e: WatchEvent): string {
-  return e.op === "del" ? `${e.rev} del ${e.path}` : `${e.rev} set ${e.path} ${preview(e.value)}`;
+function eventRecord(e: WatchEvent): Uint8Array {
+  return record(e.path, e.rev, e.op, e.value);
 }
 
 function eventJson(e: WatchEvent) {
@@ -191,13 +213,19 @@ export function parseTxn(text: string): { checks: TxnCheck[]; ops: TxnOp[] } | s
 
 const helpAfter = `
 Environment:
-  DOOZER_URL    the server address (default ${defaultAddr}; -a overrides it)
+  DOOZER_URL    the server address (default ${defaultAddr}; -a overrides it); DOOZER_URI is read too
   DOOZER_TOKEN  a bearer token (DOOZER_RWSECRET or DOOZER_ROSECRET of the server)
+
+Output of find, wait and watch: one record per file or change, "path rev op length", a newline, the
+value's bytes as they are (length of them), a newline.
 
 Exit codes:
   0   success
-  1   wait: the timeout passed with no change
-  2   an error from the store (printed as "doozer: CODE: message") or the connection
+  1   REV_MISMATCH: a compare-and-set lost (the file's rev was not the one given)
+  2   no answer: the connection failed, NO_QUORUM, or TIMEOUT
+  3   NOENT: no such file
+  4   wait: the timeout passed with no change
+  5   any other error from the store (printed as "doozer: CODE: message")
   64  a usage error (unknown command or option, missing argument, a rev that is not an integer)
 
 Examples:
@@ -218,6 +246,7 @@ function buildProgram(state: State): Command {
         .argParser(address),
     )
     .option("--json", "print one JSON object per line")
+    .version(version, "-v, --version", "print the version")
     .showSuggestionAfterError()
     .configureHelp({ showGlobalOptions: true })
     .addHelpText("after", helpAfter)
@@ -341,10 +370,10 @@ function buildProgram(state: State): Command {
   program
     .command("find")
     .alias("walk")
-    .summary("print every file matching <glob>: path, rev, value")
+    .summary("print every file matching <glob>: path, rev, length, value")
     .description(
-      "Print every file matching <glob>, depth-first in byte order, as 'path rev value' lines, the value " +
-        "quoted and cut short (binary values show their length). All pages are read at one rev.",
+      "Print every file matching <glob>, depth-first in byte order, as records: 'path rev set length', a " +
+        "newline, the value's bytes as they are, a newline. All pages are read at one rev.",
     )
     .argument("<glob>", "e.g. '/app/**' (* and ? stay inside one name, ** crosses /)")
     .addOption(readRev())
@@ -353,7 +382,7 @@ function buildProgram(state: State): Command {
       withClient(async (client, g, glob: string, o: { rev?: number; paths?: boolean }) => {
         for await (const f of client.walk(glob, { rev: o.rev, pageSize })) {
           if (g.json) await jsonLine({ path: f.path, rev: f.rev, ...jsonValue(f.value) });
-          else await line(o.paths ? f.path : `${f.path} ${f.rev} ${preview(f.value)}`);
+          else await (o.paths ? line(f.path) : out(record(f.path, f.rev, "set", f.value)));
         }
         return 0;
       }),
@@ -398,15 +427,15 @@ function buildProgram(state: State): Command {
     .command("wait")
     .summary("print the first change to a file matching <glob>")
     .description(
-      "Wait for the first change at or after a rev to a file matching <glob>, and print it as " +
-        "'rev op path value'. Exits 1 if the timeout passes first.",
+      "Wait for the first change at or after a rev to a file matching <glob>, and print it as a record: " +
+        "'path rev op length', a newline, the value's bytes, a newline. Exits 4 if the timeout passes first.",
     )
     .argument("<glob>", "the files to wait for")
     .addOption(
       new Option("-r, --rev <n>", "the first rev to consider (default: the store rev + 1)").argParser(revArg),
     )
     .addOption(
-      new Option("--timeout <ms>", "give up (exit 1) after this long")
+      new Option("--timeout <ms>", "give up (exit 4) after this long")
         .argParser(integer("a timeout"))
         .default(30_000),
     )
@@ -421,7 +450,7 @@ function buildProgram(state: State): Command {
           );
           return exitCodes.timedOut;
         }
-        await (g.json ? jsonLine(eventJson(event)) : line(eventLine(event)));
+        await (g.json ? jsonLine(eventJson(event)) : out(eventRecord(event)));
         return 0;
       }),
     );
@@ -430,8 +459,9 @@ function buildProgram(state: State): Command {
     .command("watch")
     .summary("print every change to a file matching <glob>")
     .description(
-      "Print every change to a file matching <glob> as 'rev op path value' lines, in rev order, none " +
-        "missed, until interrupted (Ctrl-C exits 0).",
+      "Print every change to a file matching <glob> as records ('path rev op length', a newline, the " +
+        "value's bytes, a newline; a delete has length 0), in rev order, none missed, until interrupted " +
+        "(Ctrl-C exits 0).",
     )
     .argument("<glob>", "the files to watch")
     .addOption(
@@ -450,7 +480,7 @@ function buildProgram(state: State): Command {
         process.once("SIGTERM", stop);
         try {
           for await (const event of watch)
-            await (g.json ? jsonLine(eventJson(event)) : line(eventLine(event)));
+            await (g.json ? jsonLine(eventJson(event)) : out(eventRecord(event)));
         } finally {
           process.off("SIGINT", stop);
           process.off("SIGTERM", stop);
@@ -500,8 +530,9 @@ function buildProgram(state: State): Command {
     .description(
       "Take the lock at <path> (waiting while another holds it), run <command> with DOOZER_LOCK_TOKEN set " +
         "to the fencing token (the lock file's rev), release the lock when it ends, and exit with its exit " +
-        "code. The lock lives in a session of its own: if the session is lost, the command is sent SIGTERM " +
-        "and doozer exits 2. Put -- before the command.",
+        "code. The lock lives in a session of its own: if it is lost while waiting, a new one is opened and " +
+        "the wait goes on; if it is lost while the command runs, the command is sent SIGTERM and doozer " +
+        "exits 5. Put -- before the command.",
     )
     .argument("<path>", "the lock file")
     .argument("<command...>", "the command and its arguments, after --")
@@ -512,27 +543,30 @@ function buildProgram(state: State): Command {
     )
     .action(
       withClient(async (client, _g, path: string, command: string[], o: { ttl?: number }) => {
-        const session = await client.session({ ttlMs: o.ttl });
-        // Until the command runs, an interrupt gives up the wait (and the session).
+        // Until the command runs, an interrupt gives up the wait (and the session). A session lost
+        // while still waiting is replaced and the wait goes on (Client.lock); once held, losing it
+        // stops the command (runHolding).
         const waiting = new AbortController();
         const interrupt = onSignals(["SIGINT", "SIGTERM", "SIGHUP"]);
         void interrupt.received.then((signal) => waiting.abort(signal));
+        let held: Lock;
         try {
-          let held: Awaited<ReturnType<typeof session.lock>>;
-          try {
-            held = await session.lock(path, {
-              owner: `${hostname()}:${process.pid}`,
-              signal: waiting.signal,
-            });
-          } catch (error) {
-            if (waiting.signal.aborted) return exitCodes.interrupted;
-            throw error;
-          } finally {
-            interrupt.off();
-          }
+          held = await client.lock(path, {
+            ttlMs: o.ttl,
+            owner: `${hostname()}:${process.pid}`,
+            signal: waiting.signal,
+          });
+        } catch (error) {
+          if (waiting.signal.aborted) return exitCodes.interrupted;
+          throw error;
+        } finally {
+          interrupt.off();
+        }
+        try {
           return await runHolding(command, held.token, held.signal);
         } finally {
-          await session.end().catch(() => undefined);
+          // Ending the session deletes the lock file with it.
+          await held.session.end().catch(() => undefined);
         }
       }),
     );
@@ -542,7 +576,7 @@ function buildProgram(state: State): Command {
     .summary("open a session, print its id, keep it alive until interrupted")
     .description(
       "Open a session, print its id (--json: session, ttl, rev), and keep it alive until Ctrl-C or " +
-        "SIGTERM, which end it (its ephemeral files are deleted) and exit 0. Exits 2 if the session is lost.",
+        "SIGTERM, which end it (its ephemeral files are deleted) and exit 0. Exits 5 if the session is lost.",
     )
     .addOption(
       new Option("--ttl <ms>", "the session's ttl (default: the server's, 15000)").argParser(
@@ -574,7 +608,8 @@ function buildProgram(state: State): Command {
     .description(
       'Read a transaction from stdin, {"checks": [{"path", "rev"}], "ops": [{"op": "set"|"del", "path", ' +
         '"rev", "value"?, "encoding"?, "session"?}]}, apply it all or nothing, and print the answer as JSON: ' +
-        '{"rev", "results": [{"path", "rev"}]}. A failed check or op exits 2 and names it.',
+        '{"rev", "results": [{"path", "rev"}]}. A failed check or op names it and exits as its error does ' +
+        "(1 for REV_MISMATCH).",
     )
     .action(
       withClient(async (client) => {
@@ -588,12 +623,50 @@ function buildProgram(state: State): Command {
       }),
     );
 
+  // Backup and restore (docs/CLI.md); the logic is client/dump.ts.
+  const dumpIo = (): CommandIo => ({
+    write: out,
+    error: (message) => write(process.stderr, `${message}\n`),
+    stdin: process.stdin,
+    stdinIsTerminal: process.stdin.isTTY === true,
+    exit: { refused: exitCodes.store, usage: exitCodes.usage },
+  });
+  program
+    .command("export")
+    .summary("write a dump of the whole store, at one rev, to stdout")
+    .description(
+      "Write a dump of every file, all read at one store rev, to stdout: values byte for byte, streamed. " +
+        "Fails with TOO_LATE if that rev leaves the history window before the end (the dump is then " +
+        "incomplete, and import refuses it). Ephemeral files are skipped unless --include-ephemeral.",
+    )
+    .option("--include-ephemeral", "export files owned by a session too (import writes them persistent)")
+    .action(
+      withClient((client, _g, o: { includeEphemeral?: boolean }) => exportCommand(client, dumpIo(), o)),
+    );
+  program
+    .command("import")
+    .summary("load a dump from stdin into an empty store")
+    .description(
+      "Load a dump (from doozer export) from stdin: every file created with rev 0, up to 100 per " +
+        "transaction, so nothing is overwritten. Refuses a store that has files, unless --force, which " +
+        "creates only the files that do not exist and names each one skipped.",
+    )
+    .option("--force", "import into a store that has files: skip each file that exists")
+    .addOption(
+      new Option("--parallel <n>", "transactions in flight at once").argParser(integer("a count")).default(8),
+    )
+    .action(
+      withClient((client, g, o: { force?: boolean; parallel: number }) =>
+        importCommand(client, dumpIo(), { ...o, json: g.json }),
+      ),
+    );
+
   return program;
 }
 
 /**
  * Runs `command` while the lock is held: its exit status, or, if the lock is lost first, SIGTERM
- * to the command and exit 2.
+ * to the command and exit 5, whatever ended the holding (the session lost, the file changed).
  */
 async function runHolding(command: string[], token: number, lockSignal: AbortSignal): Promise<number> {
   const [file = "", ...args] = command;
@@ -634,6 +707,8 @@ export async function main(argv: string[]): Promise<number> {
     if (error.code === "EPIPE") process.exit(exitCodes.ok);
   });
   const state: State = { code: exitCodes.ok };
+  // Doozer's tools read DOOZER_URI; DOOZER_URL wins when both are set.
+  if (!process.env.DOOZER_URL && process.env.DOOZER_URI) process.env.DOOZER_URL = process.env.DOOZER_URI;
   const program = buildProgram(state);
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -643,7 +718,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof DoozerError) {
       const addr = (program.opts() as Globals).addr ?? defaultAddr;
       await write(process.stderr, `${describeError(error, addr)}\n`);
-      return exitCodes.store;
+      return exitFor(error);
     }
     await write(process.stderr, `doozer: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
     return exitCodes.bug;

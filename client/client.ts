@@ -6,16 +6,27 @@
 
 import { bytesToBase64 } from "../core/value-encoding";
 import { type BackoffOptions, backoffDelay, defaultBackoff, sleep } from "./backoff";
-import { isRetryable } from "./errors";
+import { isRetryable, NoSessionError } from "./errors";
 import { type FetchLike, HttpTransport } from "./http-transport";
 import { type Config, config, electLeader, type Leadership, type Lock, lock } from "./recipes";
+import { BindingTransport } from "./rpc-transport";
 import { type LossRelay, Session, type SessionOptions } from "./session";
-import { type Call, type CallArgs, decodeAnswerValue, type Transport, type WireItem } from "./transport";
+import {
+  type Call,
+  type CallArgs,
+  decodeAnswerValue,
+  sessionField,
+  type Transport,
+  type WireItem,
+} from "./transport";
 import { toValue, type Value } from "./value";
 import { Watch, type WatchEvent } from "./watch";
 import { WebSocketTransport } from "./websocket-transport";
 
-/** A service binding to the doozer-edge Worker (`env.DOOZER`), or anything with its fetch. */
+/**
+ * A service binding to the doozer-edge Worker (`env.DOOZER`), or anything with its fetch. Bound to the
+ * `DoozerService` entrypoint (`Service<DoozerService>`), the client calls its typed RPC methods.
+ */
 export interface Binding {
   fetch(request: Request): Promise<Response>;
 }
@@ -54,6 +65,20 @@ export interface FileValue {
   rev: number;
   /** The store rev the read reflects. */
   storeRev: number;
+  /** An ephemeral file's owner at the rev read (SPEC §6); absent for a persistent file. */
+  session?: string;
+}
+
+/** A file's or directory's length and rev (STAT). */
+export interface FileStat {
+  /** A file's length in bytes; a directory's entry count; 0 when missing. */
+  len: number;
+  /** The file's rev; -2 for a directory, 0 when missing. */
+  rev: number;
+  /** The store rev the read reflects. */
+  storeRev: number;
+  /** An ephemeral file's owner at the rev read (SPEC §6); absent otherwise. */
+  session?: string;
 }
 
 export interface ReadOptions {
@@ -74,6 +99,8 @@ export interface WalkedFile {
   path: string;
   rev: number;
   value: Value;
+  /** An ephemeral file's owner at the walk's rev (SPEC §6); absent for a persistent file. */
+  session?: string;
 }
 
 /** One acceptor as GET /v1/cluster describes it; null where it did not answer. */
@@ -99,9 +126,11 @@ export interface ClusterMember {
  */
 export function connect(target: string | URL | Binding, options: ConnectOptions = {}): Client {
   const { token, attempts, backoff } = options;
-  if (typeof target === "object" && !(target instanceof URL)) {
+  // A binding may be callable too (a loopback stub of `ctx.exports`): anything that is not a string or a URL.
+  if (typeof target !== "string" && !(target instanceof URL)) {
+    // The entrypoint's typed RPC methods when it has them (DoozerService), else its fetch.
     const fetch: FetchLike = (request) => target.fetch(request);
-    const transport = new HttpTransport("http://doozer", { token, fetch });
+    const transport = new BindingTransport(target, { token, fetch });
     return new Client({ transport, fetch, token, attempts, backoff });
   }
   const url = new URL(String(target));
@@ -179,6 +208,7 @@ export class Client {
       value: toValue(decodeAnswerValue(answer)),
       rev: Number(answer.rev),
       storeRev: Number(answer.storeRev),
+      ...sessionField(answer),
     };
   }
 
@@ -211,16 +241,18 @@ export class Client {
   }
 
   /** A file: its length and rev; a directory: its entry count and rev -2; missing: 0 and 0. */
-  async stat(
-    path: string,
-    options: ReadOptions = {},
-  ): Promise<{ len: number; rev: number; storeRev: number }> {
+  async stat(path: string, options: ReadOptions = {}): Promise<FileStat> {
     const answer = await this.call({
       verb: "STAT",
       args: { path, ...readArgs(options) },
       holdMs: options.timeoutMs,
     });
-    return { len: Number(answer.len), rev: Number(answer.rev), storeRev: Number(answer.storeRev) };
+    return {
+      len: Number(answer.len),
+      rev: Number(answer.rev),
+      storeRev: Number(answer.storeRev),
+      ...sessionField(answer),
+    };
   }
 
   /** One page of a directory's entry names, in byte order, and the store rev it was read at. */
@@ -247,8 +279,16 @@ export class Client {
         holdMs: options.timeoutMs,
       });
       rev ??= Number(answer.rev);
-      const files = answer.files as { path: string; rev: number; value: string; encoding?: string }[];
-      for (const f of files) yield { path: f.path, rev: f.rev, value: toValue(decodeAnswerValue(f)) };
+      const files = answer.files as {
+        path: string;
+        rev: number;
+        value: string;
+        encoding?: string;
+        session?: string;
+      }[];
+      for (const f of files) {
+        yield { path: f.path, rev: f.rev, value: toValue(decodeAnswerValue(f)), ...sessionField(f) };
+      }
       if (files.length < limit) return;
     }
   }
@@ -271,6 +311,7 @@ export class Client {
       rev: Number(answer.rev),
       op: answer.op === "del" ? "del" : "set",
       value: toValue(decodeAnswerValue(answer)),
+      ...sessionField(answer),
     };
   }
 
@@ -339,14 +380,10 @@ export class Client {
     options: { session?: Session; ttlMs?: number; owner?: string; signal?: AbortSignal } = {},
   ): Promise<Lock> {
     if (options.session) return lock(options.session, path, options);
-    const session = await this.session({ ttlMs: options.ttlMs });
-    try {
+    return this.underOwnSession(options, async (session) => {
       const held = await lock(session, path, options);
       return { ...held, release: () => held.release().finally(() => session.end()) };
-    } catch (error) {
-      await session.end().catch(() => undefined);
-      throw error;
-    }
+    });
   }
 
   /**
@@ -359,13 +396,51 @@ export class Client {
     options: { session?: Session; ttlMs?: number; signal?: AbortSignal } = {},
   ): Promise<Leadership> {
     if (options.session) return electLeader(options.session, path, id, options);
-    const session = await this.session({ ttlMs: options.ttlMs });
-    try {
+    return this.underOwnSession(options, async (session) => {
       const leadership = await electLeader(session, path, id, options);
       return { ...leadership, resign: () => leadership.resign().finally(() => session.end()) };
-    } catch (error) {
+    });
+  }
+
+  /**
+   * Takes something (a lock, a leadership) under a session of its own. A session lost while still
+   * WAITING (its ttl ran out under load or a fault, or a write answered NOSESSION) is replaced: a new
+   * session is opened and the wait goes on, since nothing was held yet and nothing is lost by it;
+   * opening the new one retries a lost connection until it succeeds or `signal` aborts, as the wait's
+   * own watch would. Once taken, a lost session is the holder's to see (its `signal`). Any other
+   * failure, or `signal` aborting, ends the wait with its session.
+   */
+  private async underOwnSession<T extends { signal: AbortSignal }>(
+    options: { ttlMs?: number; signal?: AbortSignal },
+    take: (session: Session) => Promise<T>,
+  ): Promise<T> {
+    let session = await this.session({ ttlMs: options.ttlMs });
+    for (let renewals = 0; ; renewals++) {
+      let error: unknown;
+      try {
+        const taken = await take(session);
+        // Lost between the create and now: it was never handed out, so wait on as if unheld.
+        if (session.lost === undefined) return taken;
+        error = session.lost;
+      } catch (failure) {
+        error = failure;
+      }
+      const lostWhileWaiting = session.lost !== undefined || error instanceof NoSessionError;
       await session.end().catch(() => undefined);
-      throw error;
+      if (!lostWhileWaiting || options.signal?.aborted) throw error;
+      session = await this.renewedSession(renewals, options);
+    }
+  }
+
+  /** A new session for a waiter whose session was lost, after a backoff; gives up only when `signal` aborts. */
+  private async renewedSession(renewals: number, options: { ttlMs?: number; signal?: AbortSignal }) {
+    for (let attempt = renewals; ; attempt++) {
+      await sleep(backoffDelay(attempt, this.backoff), options.signal);
+      try {
+        return await this.session({ ttlMs: options.ttlMs });
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+      }
     }
   }
 

@@ -9,9 +9,11 @@ import {
   BadPathError,
   BadRequestError,
   ConnectionError,
+  DoozerError,
   errorFromAnswer,
   isRetryable,
   NoSessionError,
+  OtherError,
 } from "./errors";
 import { Lease, type SessionSink } from "./lease";
 import {
@@ -21,6 +23,7 @@ import {
   decodeAnswerValue,
   type HeldSession,
   type Subscription,
+  sessionField,
   type Transport,
   type WatchSink,
 } from "./transport";
@@ -58,13 +61,18 @@ export class HttpTransport implements Transport {
       case "REV":
         return this.json("GET", "/v1/rev", args);
       case "GET": {
-        const response = await this.request("GET", `/v1/files${path(args)}`, args);
-        return {
+        const route = `/v1/files${path(args)}`;
+        const response = await this.request("GET", route, args);
+        const answer: Answer = {
           path: args.path,
           rev: Number(response.headers.get("Doozer-Rev")),
           storeRev: Number(response.headers.get("Doozer-Store-Rev")),
-          value: new Uint8Array(await response.arrayBuffer()),
+          value: await readBytes(response, `GET ${route}`),
         };
+        // The owner of an ephemeral file (SPEC §6); absent for a persistent one.
+        const session = response.headers.get("Doozer-Session");
+        if (session !== null) answer.session = session;
+        return answer;
       }
       case "SET":
         return this.json(
@@ -87,14 +95,14 @@ export class HttpTransport implements Transport {
       case "WAIT": {
         const response = await this.request("GET", "/v1/wait", { ...args, encoding: "base64" });
         if (response.status === 204) return { timeout: true };
-        return (await response.json()) as Answer;
+        return readJson(response, "GET /v1/wait");
       }
       case "SESSION":
         // There is no socket to attach a session to: attaching is a keepalive.
         if (args.session !== undefined) return this.json("POST", `${sessionRoute(args)}/keepalive`, {});
         return this.json("POST", "/v1/sessions", { ttl: args.ttl }, undefined, call.requestId);
       case "KEEPALIVE":
-        return this.json("POST", `${sessionRoute(args)}/keepalive`, {});
+        return this.json("POST", `${sessionRoute(args)}/keepalive`, {}, undefined, undefined, call.signal);
       case "ENDSESSION":
         return this.json("DELETE", sessionRoute(args), {}, undefined, call.requestId);
       case "TXN":
@@ -114,38 +122,76 @@ export class HttpTransport implements Transport {
     const endId = crypto.randomUUID();
     const id = String(answer.session);
     let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Keepalives of the schedule still unanswered: aborted when the lease is over. */
+    const inFlight = new Set<AbortController>();
     const lease = new Lease(id, Number(answer.ttl), openedAtMs, sink, () => {
       clearTimeout(timer);
+      for (const controller of inFlight) controller.abort(new ConnectionError(`session ${id} is over`));
       this.leases.delete(lease);
     });
     this.leases.add(lease);
-    const keepAlive = async () => {
+    const keepAlive = async (signal?: AbortSignal) => {
       const sentAtMs = Date.now();
       try {
-        await this.call({ verb: "KEEPALIVE", args: { session: id } });
+        await this.call({ verb: "KEEPALIVE", args: { session: id }, signal });
       } catch (error) {
         if (error instanceof NoSessionError) lease.lose(error);
         throw error;
       }
       lease.confirm(sentAtMs);
     };
-    // A keepalive every ttl / 3, sooner after a failure: two can fail and the session still lives.
+    // The schedule. A keepalive goes out every ttl / 3 counted from the previous one's SEND, not
+    // from its answer, so slow answers do not stretch the gaps: each answered one extends the lease
+    // from its send time, so answers taking up to 2/3 of the ttl keep the session (counting from the
+    // answers lost it at 1/3). A failed one (no answer, NO_QUORUM) is sent again sooner, after a
+    // backoff. Sends do not wait for answers, but at most two are unanswered at once: at ttl / 3
+    // apart, two is how many are in flight when answers take the longest that can still keep the
+    // session, so a third would only pile onto a server that slow. A send that falls due while two
+    // are out goes the moment one is answered or given up; one unanswered after a ttl is given up
+    // (aborted), since its answer could no longer extend the lease past now.
+    const maxInFlight = 2;
     const periodMs = lease.ttlMs / 3;
-    const beat = (failures: number) => {
-      const delayMs = failures === 0 ? periodMs : Math.min(periodMs, backoffDelay(failures - 1));
-      timer = setTimeout(() => {
-        keepAlive().then(
-          () => !lease.over && beat(0),
-          () => !lease.over && beat(failures + 1),
-        );
-      }, delayMs);
+    let dueAtMs = openedAtMs + periodMs;
+    let failures = 0;
+    const schedule = () => {
+      clearTimeout(timer);
+      if (lease.over || this.closed) return;
+      timer = setTimeout(send, Math.max(0, dueAtMs - Date.now()));
     };
-    beat(0);
+    const send = () => {
+      if (lease.over || this.closed || inFlight.size >= maxInFlight) return; // Sent when one finishes.
+      const sentAtMs = Date.now();
+      dueAtMs = sentAtMs + periodMs;
+      const controller = new AbortController();
+      const giveUp = setTimeout(
+        () => controller.abort(new ConnectionError(`no answer to a keepalive within ${lease.ttlMs} ms`)),
+        lease.ttlMs,
+      );
+      inFlight.add(controller);
+      schedule();
+      // The race frees the slot even where the call cannot be aborted (an RPC binding).
+      Promise.race([keepAlive(controller.signal), rejectOnAbort(controller.signal)])
+        .then(
+          () => {
+            failures = 0;
+          },
+          () => {
+            // Sooner than the schedule: a backoff after the failure, never later than a period.
+            dueAtMs = Math.min(dueAtMs, Date.now() + Math.min(periodMs, backoffDelay(failures++)));
+          },
+        )
+        .finally(() => {
+          clearTimeout(giveUp);
+          inFlight.delete(controller);
+          schedule();
+        });
+    };
+    schedule();
     return {
       id,
       ttlMs: lease.ttlMs,
       rev: Number(answer.rev),
-      keepAlive,
+      keepAlive: () => keepAlive(),
       end: async () => {
         try {
           return Number(
@@ -185,6 +231,7 @@ export class HttpTransport implements Transport {
             rev,
             op: answer.op === "del" ? "del" : "set",
             value: decodeAnswerValue(answer),
+            ...sessionField(answer),
           });
           next = rev + 1;
         } catch (error) {
@@ -223,8 +270,10 @@ export class HttpTransport implements Transport {
     /** A string is JSON; bytes go as they are. */
     body?: string | Uint8Array,
     requestId?: string,
+    signal?: AbortSignal,
   ): Promise<Answer> {
-    return (await (await this.request(method, route, args, body, requestId)).json()) as Answer;
+    const response = await this.request(method, route, args, body, requestId, signal);
+    return readJson(response, `${method} ${route}`);
   }
 
   private async request(
@@ -234,6 +283,8 @@ export class HttpTransport implements Transport {
     /** A string is JSON; bytes go as they are. */
     body?: string | Uint8Array,
     requestId?: string,
+    /** Aborts this request alone (a keepalive that outlived its use); close() aborts every one. */
+    signal?: AbortSignal,
   ): Promise<Response> {
     if (this.closed) throw new ConnectionError("the client is closed");
     const url = new URL(`${this.base}${route}`);
@@ -260,7 +311,7 @@ export class HttpTransport implements Transport {
           method,
           headers,
           body: payload as BodyInit | undefined,
-          signal: this.aborter.signal,
+          signal: signal ? AbortSignal.any([this.aborter.signal, signal]) : this.aborter.signal,
         }),
       );
     } catch (error) {
@@ -275,7 +326,7 @@ export class HttpTransport implements Transport {
     try {
       error = ((await response.json()) as { error: Record<string, unknown> }).error ?? error;
     } catch {
-      // Not a doozer-edge error body (a proxy's page, say): keep the status.
+      // A body cut off, or not a doozer-edge error body (a proxy's page, say): keep the status.
     }
     throw errorFromAnswer(error);
   }
@@ -303,4 +354,37 @@ function sessionRoute(args: CallArgs): string {
     throw new BadRequestError(`not a session id: ${JSON.stringify(id)}`);
   }
   return `/v1/sessions/${id}`;
+}
+
+/**
+ * The whole body. A body cut off in the middle (undici's `TypeError: terminated`, a reset, an
+ * abort) is a lost connection, so ConnectionError: retryable, like a request that got no answer.
+ */
+async function readBytes(response: Response, what: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (error) {
+    if (error instanceof DoozerError) throw error; // close()'s reason: already a ConnectionError.
+    const cause = (error as Error & { cause?: { message?: string } }).cause?.message;
+    throw new ConnectionError(
+      `${what}: the answer was cut off: ${(error as Error)?.message ?? String(error)}${cause ? ` (${cause})` : ""}`,
+    );
+  }
+}
+
+/** The body as JSON: read whole as readBytes does, then parsed (a body that is not JSON is OTHER). */
+async function readJson(response: Response, what: string): Promise<Answer> {
+  const text = new TextDecoder().decode(await readBytes(response, what));
+  try {
+    return JSON.parse(text) as Answer;
+  } catch {
+    throw new OtherError(`${what}: the answer is not JSON (HTTP ${response.status}): ${text.slice(0, 100)}`);
+  }
+}
+
+/** Rejects with the signal's reason when it aborts. */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) =>
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+  );
 }

@@ -14,6 +14,7 @@ export {
   type ClusterMember,
   type ConnectOptions,
   connect,
+  type FileStat,
   type FileValue,
   type PageOptions,
   type ReadOptions,
@@ -24,6 +25,7 @@ export {
 } from "./client";
 export * from "./errors";
 export { type Config, config, electLeader, type Leadership, type Lock, lock } from "./recipes";
+export { type DoozerRpc, errorFromRpc } from "./rpc-transport";
 export { Session, type SessionOptions } from "./session";
 export { Value } from "./value";
 export { Watch, type WatchEvent } from "./watch";

@@ -24,6 +24,8 @@ export interface Call {
   requestId?: string;
   /** How long the server may hold the call (WAIT, reads at a future rev), so the transport waits longer. */
   holdMs?: number;
+  /** Gives up on the call (HTTP aborts its request with ConnectionError); transports may ignore it. */
+  signal?: AbortSignal;
 }
 
 /** An answer: the JSON of SPEC §3 without the id. A value is a Uint8Array, or a string with its `encoding`. */
@@ -34,6 +36,8 @@ export interface WireEvent {
   rev: number;
   op: "set" | "del";
   value: Uint8Array;
+  /** The session that owns the file after a set under one (SPEC §6); absent otherwise. */
+  session?: string;
 }
 
 export interface WatchSink {
@@ -69,6 +73,11 @@ export interface Transport {
   openSession(ttlMs: number | undefined, sink: SessionSink, requestId: string): Promise<HeldSession>;
   /** Ends the connection: calls fail, watches finish, held sessions are no longer kept alive. */
   close(): void;
+}
+
+/** An answer's or event's `session` (the owner of an ephemeral file, SPEC §6), as a field to spread in. */
+export function sessionField(answer: { session?: unknown }): { session?: string } {
+  return typeof answer.session === "string" ? { session: answer.session } : {};
 }
 
 /** The bytes of an answer's value: raw already, or a string in its `encoding`. */

@@ -13,6 +13,8 @@ export interface WatchEvent {
   op: "set" | "del";
   /** The new value of a set; empty for a del. */
   value: Value;
+  /** A set under a session: the session that owns the file now (SPEC §6). Absent otherwise. */
+  session?: string;
 }
 
 /** Events a consumer may fall behind by before the watch ends (it can resume from `lastRev + 1`). */
@@ -42,6 +44,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
   push(event: WireEvent): void {
     if (this.done) return;
     const item: WatchEvent = { path: event.path, rev: event.rev, op: event.op, value: toValue(event.value) };
+    if (event.session !== undefined) item.session = event.session;
     if (this.waiting) {
       const resolve = this.waiting;
       this.clearWaiting();

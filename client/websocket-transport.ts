@@ -27,6 +27,7 @@ import {
   decodeAnswerValue,
   type HeldSession,
   type Subscription,
+  sessionField,
   type Transport,
   type WatchSink,
   type WireEvent,
@@ -396,7 +397,13 @@ export class WebSocketTransport implements Transport {
         const event = frame.event as WireEvent & { encoding?: string };
         if (event.rev < watch.nextRev) return; // Sent before a resume: already delivered.
         watch.nextRev = event.rev + 1;
-        watch.sink.event({ path: event.path, rev: event.rev, op: event.op, value: decodeAnswerValue(event) });
+        watch.sink.event({
+          path: event.path,
+          rev: event.rev,
+          op: event.op,
+          value: decodeAnswerValue(event),
+          ...sessionField(event),
+        });
       } else if (frame.error) {
         this.watches.delete(id);
         watch.sink.end(errorFromAnswer(frame.error as Record<string, unknown>));

@@ -90,7 +90,11 @@ export function parseClusterConfig(vars: ClusterVars): ClusterConfig {
   return {
     acceptors,
     historyRevs,
-    storeBytesMax: positiveInteger(vars.DOOZER_STORE_BYTES_MAX, storeBytesMaxDefault, "DOOZER_STORE_BYTES_MAX"),
+    storeBytesMax: positiveInteger(
+      vars.DOOZER_STORE_BYTES_MAX,
+      storeBytesMaxDefault,
+      "DOOZER_STORE_BYTES_MAX",
+    ),
     faultsEnabled: faults(vars.DOOZER_FAULTS),
     writeTimeoutMs: positiveInteger(vars.DOOZER_WRITE_TIMEOUT_MS, 4000, "DOOZER_WRITE_TIMEOUT_MS"),
     rpcTimeoutMs: positiveInteger(vars.DOOZER_RPC_TIMEOUT_MS, 1000, "DOOZER_RPC_TIMEOUT_MS"),

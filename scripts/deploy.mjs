@@ -150,7 +150,7 @@ function printSteps(name, settings) {
 
 In order (docs/DEPLOY.md):
   1. npx wrangler login                 once per machine (or set CLOUDFLARE_API_TOKEN)
-  2. ${secret("DOOZER_RWSECRET")}   the read-write token; without it the store is open to anyone
+  2. ${secret("DOOZER_RWSECRET")}   the read-write token(s), comma-separated; without it the Worker refuses all but /v1/health
   3. ${secret("DOOZER_ROSECRET")}   the read-only token (optional: without it reads need the read-write one)
   4. npm run deploy -- --yes             checks that step 2 was done, then wrangler deploy --env ${environment}
   5. curl -H "Authorization: Bearer <token>" https://${name}.<your-subdomain>.workers.dev/v1/cluster`);
@@ -190,8 +190,9 @@ function bindingLines(output) {
 }
 
 /**
- * The deployed store is open to anyone without DOOZER_RWSECRET, so it must
- * exist before the code that reads it: `wrangler secret put` on a Worker not
+ * A deployed Worker without DOOZER_RWSECRET refuses every request but
+ * /v1/health (unless DOOZER_OPEN = "1"), so the secret must exist before the
+ * code that reads it: `wrangler secret put` on a Worker not
  * yet deployed creates it with the secret and no code.
  */
 function checkSecrets(name) {
@@ -207,7 +208,7 @@ function checkSecrets(name) {
   }
   if (!names.includes("DOOZER_RWSECRET")) {
     console.error(
-      `deploy: refused: "${name}" has no DOOZER_RWSECRET, so the store would be open to anyone (step 2).`,
+      `deploy: refused: "${name}" has no DOOZER_RWSECRET, so the deployed Worker would refuse every request (step 2).`,
     );
     process.exit(1);
   }

@@ -8,6 +8,7 @@
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import { SessionKeeper } from "../core/session-keeper";
 import type { Store } from "../core/store";
+import { logLine } from "./log";
 
 /** What a keepalive learnt about one session: alive (extended, with its ttl), or not (NOSESSION). */
 export interface KeepaliveAnswer {
@@ -128,8 +129,10 @@ export class SessionKeeping {
         reason: "expired",
       });
       if (outcome.error === undefined || outcome.error.code === "NOSESSION") this.keeper.ended(session);
-    } catch {
+      if (outcome.error === undefined) logLine("info", "session-expired", { session, rev: outcome.rev });
+    } catch (error) {
       // No quorum: the keeper names the session again after its retry interval.
+      logLine("warn", "session-expiry-failed", { session, message: String(error) });
     } finally {
       this.ending.delete(session);
     }

@@ -1,16 +1,53 @@
 // Turning results and errors into HTTP answers, in one place.
 
+import { ClusterConfigError } from "../core/cluster-config";
 import { DoozerError, errorStatus } from "../core/errors";
 
+/** What the request log says of an answer beside its status: the error code, the rev. */
+export interface AnswerFacts {
+  code?: string;
+  rev?: number;
+}
+
+const facts = new WeakMap<Response, AnswerFacts>();
+
+/** The code and rev of an answer made by `json` (or a file's Doozer-Store-Rev), for the request log. */
+export function answerFacts(response: Response): AnswerFacts {
+  const known = facts.get(response);
+  if (known) return known;
+  const storeRev = Number(response.headers.get("Doozer-Store-Rev") ?? Number.NaN);
+  return Number.isSafeInteger(storeRev) ? { rev: storeRev } : {};
+}
+
 export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
-  return new Response(JSON.stringify(body), {
+  const response = new Response(JSON.stringify(body), {
     status,
     headers: { "Content-Type": "application/json; charset=utf-8", ...headers },
   });
+  facts.set(response, factsOf(body));
+  return response;
 }
 
-/** Every error leaves the Worker here: a DoozerError with its status, anything else a logged 500 OTHER. */
+function factsOf(body: unknown): AnswerFacts {
+  if (typeof body !== "object" || body === null) return {};
+  const { error, rev } = body as { error?: { code?: unknown; storeRev?: unknown }; rev?: unknown };
+  const out: AnswerFacts = {};
+  if (typeof error?.code === "string") out.code = error.code;
+  const known = typeof rev === "number" ? rev : error?.storeRev;
+  if (typeof known === "number") out.rev = known;
+  return out;
+}
+
+/**
+ * Every error leaves the Worker here: a DoozerError with its status; a refused
+ * setting (core/cluster-config.ts) as 500 OTHER with its message and the
+ * setting's name, for the operator; anything else a logged 500 OTHER.
+ */
 export function errorResponse(error: unknown): Response {
+  if (error instanceof ClusterConfigError) {
+    const message = `the Worker's configuration is refused: ${error.message}`;
+    return json({ error: { code: "OTHER", message, setting: error.setting } }, 500);
+  }
   if (error instanceof DoozerError) {
     const headers: Record<string, string> = {};
     if (error.code === "NOENT") {

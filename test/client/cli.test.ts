@@ -158,14 +158,53 @@ describe("doozer lock", () => {
     expect(store.sessions.size).toBe(0);
   });
 
-  it("stops the command and exits 2 when the lock is lost", async () => {
+  it("stops the command and exits 5 (NOSESSION) when the lock is lost", async () => {
     const { done } = doozer(["lock", "/locks/job", "--", ...node("setInterval(() => {}, 1000)")]);
     await until(() => store.files.has("/locks/job"));
     const owner = store.files.get("/locks/job")?.session ?? "";
     store.expire(owner);
     const { code, stderr } = await done;
-    expect(code).toBe(2);
+    expect(code).toBe(5);
     expect(stderr).toMatch(/the lock was lost while .* ran/);
+  });
+});
+
+describe("doozer lock while waiting", () => {
+  it("opens a new session and waits on when its session lapses before it holds the lock", async () => {
+    store.write("/locks/job", "someone else");
+    const { done } = doozer([
+      "lock",
+      "/locks/job",
+      "--ttl",
+      "1500",
+      "--",
+      ...node("process.stdout.write(process.env.DOOZER_LOCK_TOKEN)"),
+    ]);
+    // Waiting: its create under its session was refused.
+    await until(() => store.calls.some((c) => c.verb === "SET" && c.args.session !== undefined));
+    const first = [...store.sessions.keys()][0] ?? "";
+    store.expire(first);
+    // Its next keepalive (every 500 ms) answers NOSESSION: it opens another and waits on.
+    await until(() => store.sessions.size === 1 && !store.sessions.has(first));
+    await store.call({ verb: "DEL", args: { path: "/locks/job", rev: -1 } });
+    const { code, stdout, stderr } = await done;
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const taken = store.events.findLast((e) => e.path === "/locks/job" && e.op === "set");
+    expect(stdout).toBe(String(taken?.rev));
+    expect(store.files.has("/locks/job")).toBe(false);
+    expect(store.sessions.size).toBe(0);
+  });
+
+  it("exits 130 on Ctrl-C while waiting, and ends its session", async () => {
+    store.write("/locks/job", "someone else");
+    const { child, done } = doozer(["lock", "/locks/job", "--", ...node("process.exit(0)")]);
+    await until(() => store.calls.some((c) => c.verb === "SET" && c.args.session !== undefined));
+    child.kill("SIGINT");
+    const { code } = await done;
+    expect(code).toBe(130);
+    expect(store.sessions.size).toBe(0);
+    expect(store.files.get("/locks/job")?.session).toBeUndefined();
   });
 });
 
@@ -193,7 +232,7 @@ describe("doozer txn", () => {
 
   it("names the failing check, and exits 64 on input that is not a transaction", async () => {
     const failed = await doozer(["txn"], JSON.stringify({ checks: [{ path: "/c", rev: 999 }] })).done;
-    expect(failed.code).toBe(2);
+    expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/^doozer: REV_MISMATCH: check failed \(check 0: \/c\)/);
     const bad = await doozer(["txn"], "[1, 2").done;
     expect(bad.code).toBe(64);

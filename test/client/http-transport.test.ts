@@ -117,6 +117,177 @@ describe("sessions over HTTP", () => {
   });
 });
 
+describe("the keepalive schedule over HTTP", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    vi.setSystemTime(0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  interface Sent {
+    atMs: number;
+    signal: AbortSignal;
+    settled: boolean;
+  }
+
+  /** A fetch that opens session "abc" (ttl 3,000) and answers each keepalive as `keepalive` says. */
+  function slowHttp(keepalive: (sent: Sent) => Promise<Response>) {
+    const sent: Sent[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const transport = new HttpTransport("http://doozer", {
+      fetch: async (request) => {
+        const url = new URL(request.url);
+        if (url.pathname === "/v1/sessions") return json({ session: "abc", ttl: 3_000, rev: 1 });
+        const s: Sent = { atMs: Date.now(), signal: request.signal, settled: false };
+        sent.push(s);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        const aborted = new Promise<never>((_, reject) =>
+          request.signal.addEventListener("abort", () => reject(request.signal.reason), { once: true }),
+        );
+        try {
+          return await Promise.race([keepalive(s), aborted]);
+        } finally {
+          s.settled = true;
+          inFlight--;
+        }
+      },
+    });
+    const client = new Client({ transport, backoff: { minDelayMs: 1, maxDelayMs: 1 } });
+    return { sent, client, maxInFlight: () => maxInFlight };
+  }
+
+  const later = (ms: number, response: () => Response) =>
+    new Promise<Response>((resolve) => setTimeout(() => resolve(response()), ms));
+  const alive = () => json({ session: "abc", ttl: 3_000 });
+
+  it("sends every ttl / 3 from the previous send, so answers slower than that keep the session", async () => {
+    // Each answer takes 1,900 ms, just under 2/3 of the ttl: counting from the answers (the
+    // old schedule) a keepalive went out every 2,900 ms and the session was lost at 4,000.
+    const { sent, client, maxInFlight } = slowHttp(() => later(1_900, alive));
+    const session = await client.session({ ttlMs: 3_000 });
+    await vi.advanceTimersByTimeAsync(10_050);
+    expect(session.signal.aborted).toBe(false);
+    expect(sent.map((s) => s.atMs)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => n * 1_000));
+    expect(maxInFlight()).toBe(2);
+    client.close();
+  });
+
+  it("keeps at most two in flight, gives one up after a ttl, and sends the one that was due then", async () => {
+    let hang = true;
+    const { sent, client } = slowHttp(() =>
+      hang ? new Promise<never>(() => undefined) : Promise.resolve(alive()),
+    );
+    const session = await client.session({ ttlMs: 3_000 });
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(sent.map((s) => s.atMs)).toEqual([1_000, 2_000]);
+    // An explicit keepalive gets through and carries the lease to 5,500.
+    hang = false;
+    await session.keepAlive();
+    await vi.advanceTimersByTimeAsync(1_499); // 3,999: the send due at 3,000 waits for a free slot.
+    expect(sent.map((s) => s.atMs)).toEqual([1_000, 2_000, 2_500]);
+    expect(sent.map((s) => s.settled)).toEqual([false, false, true]);
+    await vi.advanceTimersByTimeAsync(3); // 4,002: the first is given up, and the overdue one goes.
+    expect(sent[0]?.signal.aborted).toBe(true);
+    expect(sent).toHaveLength(4);
+    expect(sent[3]?.atMs).toBeGreaterThanOrEqual(4_000);
+    expect(session.signal.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(session.signal.aborted).toBe(false);
+    client.close();
+  });
+
+  it("sends a failed keepalive again sooner than the schedule", async () => {
+    let n = 0;
+    const { sent, client } = slowHttp(async () => {
+      if (n++ === 0) throw new TypeError("fetch failed");
+      return alive();
+    });
+    const session = await client.session({ ttlMs: 3_000 });
+    await vi.advanceTimersByTimeAsync(1_060);
+    expect(sent).toHaveLength(2);
+    expect((sent[1]?.atMs ?? 0) - 1_000).toBeLessThanOrEqual(50);
+    // Then the schedule counts from that send.
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sent).toHaveLength(3);
+    expect((sent[2]?.atMs ?? 0) - (sent[1]?.atMs ?? 0)).toBe(1_000);
+    expect(session.signal.aborted).toBe(false);
+    client.close();
+  });
+
+  it("stops, and aborts the keepalives in flight, once the session is over", async () => {
+    const { sent, client } = slowHttp(() => new Promise<never>(() => undefined));
+    const session = await client.session({ ttlMs: 3_000 });
+    await vi.advanceTimersByTimeAsync(3_010);
+    expect(session.signal.reason).toBeInstanceOf(NoSessionError);
+    expect(sent.map((s) => s.atMs)).toEqual([1_000, 2_000]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent.every((s) => s.signal.aborted && s.settled)).toBe(true);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(sent).toHaveLength(2);
+    client.close();
+  });
+});
+
+describe("a response cut off mid-body", () => {
+  /** A 200 whose body sends `start` and then fails as undici does when the connection drops. */
+  const cutOff = (start: string, headers: Record<string, string> = {}) =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(start));
+          controller.error(new TypeError("terminated"));
+        },
+      }),
+      { status: 200, headers },
+    );
+
+  it("is a ConnectionError, for JSON answers, GET values and WAITs alike", async () => {
+    const transport = new HttpTransport("http://doozer", {
+      fetch: async (request) => {
+        const { pathname } = new URL(request.url);
+        return pathname.startsWith("/v1/files/")
+          ? cutOff("part of a val", { "Doozer-Rev": "3", "Doozer-Store-Rev": "4" })
+          : cutOff('{"rev": 1');
+      },
+    });
+    for (const call of [
+      { verb: "REV", args: {} },
+      { verb: "GET", args: { path: "/a" } },
+      { verb: "WAIT", args: { glob: "/a", rev: 1 } },
+      { verb: "SET", args: { path: "/a", rev: 0, value: "v" }, requestId: "r1" },
+    ] as Call[]) {
+      const error = await transport.call(call).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect(isRetryable(error)).toBe(true);
+      expect((error as Error).message).toMatch(/cut off: terminated/);
+    }
+  });
+
+  it("is retried by the client", async () => {
+    let n = 0;
+    const { seen, client } = fakeHttp(({ url }) => {
+      if (url.pathname === "/v1/rev") return n++ === 0 ? cutOff('{"re') : json({ rev: 12 });
+      return n++ === 2
+        ? cutOff("x", { "Doozer-Rev": "3", "Doozer-Store-Rev": "4" })
+        : new Response("value", { headers: { "Doozer-Rev": "3", "Doozer-Store-Rev": "4" } });
+    });
+    expect(await client.rev()).toBe(12);
+    expect((await client.get("/a")).value.text()).toBe("value");
+    expect(seen).toHaveLength(4);
+  });
+
+  it("is OTHER, not retried, when the body came whole but is not JSON", async () => {
+    const { seen, client } = fakeHttp(() => new Response("<html>proxy</html>", { status: 200 }));
+    const error = await client.rev().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DoozerError);
+    expect((error as DoozerError).code).toBe("OTHER");
+    expect(seen).toHaveLength(1);
+  });
+});
+
 describe("transactions over HTTP", () => {
   it("posts the JSON body with a request id and reads the answer", async () => {
     const { seen, client } = fakeHttp(() => json({ rev: 8, results: [{ path: "/a", rev: 8 }] }));

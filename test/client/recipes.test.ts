@@ -90,6 +90,66 @@ describe("lock", () => {
     expect(store.files.get("/l")?.value).toEqual(new TextEncoder().encode("intruder"));
   });
 
+  it("without a session, replaces its own session when it is lost while waiting, and waits on", async () => {
+    const { store, client } = setup();
+    const one = await client.session();
+    const first = await one.lock("/l");
+    const taking = client.lock("/l", { ttlMs: 2_000 });
+    await settle();
+    const waiter = [...store.sessions.keys()].find((id) => id !== one.id) ?? "";
+    store.expire(waiter);
+    // A new session of its own (after a backoff of at most 50 ms), and still waiting.
+    for (let i = 0; i < 50 && store.sessions.size < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect([...store.sessions.keys()]).toHaveLength(2);
+    expect(store.sessions.has(waiter)).toBe(false);
+    await first.release();
+    const second = await taking;
+    expect(second.session.id).not.toBe(waiter);
+    expect(store.files.get("/l")?.session).toBe(second.session.id);
+    expect(second.token).toBeGreaterThan(first.token);
+    expect(second.signal.aborted).toBe(false);
+    await second.release();
+    expect(store.sessions.size).toBe(1);
+  });
+
+  it("without a session, waits on when a create answers NOSESSION (the lease lapsed unnoticed)", async () => {
+    const { store, client } = setup();
+    const one = await client.session();
+    const first = await one.lock("/l");
+    const taking = client.lock("/l");
+    await settle();
+    const waiter = [...store.sessions.keys()].find((id) => id !== one.id) ?? "";
+    // Gone on the server while the client has not heard: its next create answers NOSESSION.
+    store.sessions.delete(waiter);
+    await first.release();
+    const second = await taking;
+    expect(second.session.id).not.toBe(waiter);
+    expect(store.files.get("/l")?.session).toBe(second.session.id);
+    expect(store.calls.filter((c) => c.verb === "SET" && c.args.session === waiter).length).toBe(2);
+  });
+
+  it("without a session, still stops when its signal aborts while waiting", async () => {
+    const { store, client } = setup();
+    const one = await client.session();
+    await one.lock("/l");
+    const stop = new AbortController();
+    const taking = client.lock("/l", { signal: stop.signal });
+    await settle();
+    stop.abort(new Error("interrupted"));
+    await expect(taking).rejects.toThrow("interrupted");
+    expect([...store.sessions.keys()]).toEqual([one.id]);
+  });
+
+  it("without a session, loses the lock (not the wait) when its session is lost once held", async () => {
+    const { store, client } = setup();
+    const held = await client.lock("/l");
+    store.expire(held.session.id);
+    expect(held.signal.aborted).toBe(true);
+    expect(held.signal.reason).toBeInstanceOf(NoSessionError);
+    await settle();
+    expect(store.sessions.size).toBe(0);
+  });
+
   it("without a session opens one of its own, which release ends", async () => {
     const { store, client } = setup();
     const held = await client.lock("/l", { ttlMs: 2_000 });

@@ -28,6 +28,7 @@ describe("parseClusterConfig: what it accepts", () => {
         { name: "acceptor-4", location: "oc" },
       ],
       historyRevs: 2000,
+      storeBytesMax: 1024 * 1024 * 1024,
       faultsEnabled: false,
       writeTimeoutMs: 4000,
       rpcTimeoutMs: 1000,
@@ -42,6 +43,7 @@ describe("parseClusterConfig: what it accepts", () => {
       DOOZER_ACCEPTORS: "7",
       DOOZER_LOCATIONS: "sam, eeur ,afr,me,apac-ne,apac-se,wnam",
       DOOZER_HISTORY_REVS: "5000",
+      DOOZER_STORE_BYTES_MAX: "65536",
       DOOZER_FAULTS: "1",
       DOOZER_WRITE_TIMEOUT_MS: "1500",
       DOOZER_RPC_TIMEOUT_MS: "0500",
@@ -59,6 +61,7 @@ describe("parseClusterConfig: what it accepts", () => {
     ]);
     expect(config).toMatchObject({
       historyRevs: 5000,
+      storeBytesMax: 65536,
       faultsEnabled: true,
       writeTimeoutMs: 1500,
       rpcTimeoutMs: 500,

@@ -109,7 +109,7 @@ describe("layering", () => {
   it("finds the imports it checks", () => {
     // A parser that saw nothing would pass every rule below.
     expect(imports.some((i) => i.file === "server/runtime.ts" && i.folder === "core")).toBe(true);
-    expect(imports.some((i) => i.file === "worker/index.ts" && i.specifier === "cloudflare:workers")).toBe(
+    expect(imports.some((i) => i.file === "worker/service.ts" && i.specifier === "cloudflare:workers")).toBe(
       true,
     );
   });

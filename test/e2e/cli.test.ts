@@ -90,6 +90,36 @@ async function set(path: string, rev: number, value: string | Uint8Array): Promi
   return Number(out);
 }
 
+interface OutputRecord {
+  path: string;
+  rev: number;
+  op: string;
+  value: Buffer;
+}
+
+/** Reads human output's records: `path rev op length`, a newline, `length` bytes, a newline. */
+function records(out: Buffer): OutputRecord[] {
+  const found: OutputRecord[] = [];
+  let at = 0;
+  while (at < out.length) {
+    const end = out.indexOf(10, at);
+    expect(end).toBeGreaterThan(at);
+    const [path = "", rev, op = "", length] = out.subarray(at, end).toString().split(" ");
+    const start = end + 1;
+    const value = out.subarray(start, start + Number(length));
+    expect(value.length).toBe(Number(length));
+    expect(out[start + value.length]).toBe(10);
+    found.push({ path, rev: Number(rev), op, value: Buffer.from(value) });
+    at = start + value.length + 1;
+  }
+  return found;
+}
+
+/** The text of one record, as a process prints it. */
+function recordText(path: string, rev: number, op: string, value: string): string {
+  return `${path} ${rev} ${op} ${Buffer.byteLength(value)}\n${value}\n`;
+}
+
 /** Resolves with the first `n` lines the child prints. */
 function lines(child: ChildProcess, n: number, timeoutMs = 15_000): Promise<string[]> {
   return new Promise((resolve, reject) => {
@@ -149,13 +179,13 @@ describe("doozer set, get, del", () => {
     // A leading byte-order mark is part of the value: it stays.
     await set("/cli/rt/bom", 0, "\uFEFFbom");
     expect(JSON.parse(await ok(["get", "/cli/rt/bom", "--json"])).value).toBe("\uFEFFbom");
-    expect(await ok(["find", "/cli/rt/bom"])).toMatch(/^\/cli\/rt\/bom [0-9]+ "\\ufeffbom"\n$/);
+    expect(await ok(["find", "/cli/rt/bom"])).toMatch(/^\/cli\/rt\/bom [0-9]+ set 6\n\uFEFFbom\n$/);
   });
 
-  it("compare-and-set: a stale rev fails with exit 2 and REV_MISMATCH with the current rev; -1 clobbers", async () => {
+  it("compare-and-set: a stale rev fails with exit 1 and REV_MISMATCH with the current rev; -1 clobbers", async () => {
     const first = await set("/cli/cas", 0, "one");
     const stale = await doozer(["set", "/cli/cas", "0"], { input: "two" });
-    expect(stale.code).toBe(2);
+    expect(stale.code).toBe(1);
     expect(stale.out).toBe("");
     expect(stale.err).toMatch(/^doozer: REV_MISMATCH: .*\(current rev: [0-9]+\)\n$/);
     expect(stale.err).toContain(`current rev: ${first}`);
@@ -166,9 +196,9 @@ describe("doozer set, get, del", () => {
     expect(await ok(["get", "/cli/cas"])).toBe("three");
   });
 
-  it("a missing file gives exit 2 and NOENT", async () => {
+  it("a missing file gives exit 3 and NOENT", async () => {
     const r = await doozer(["get", "/cli/missing"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.out).toBe("");
     expect(r.err).toMatch(/^doozer: NOENT: .*\n$/);
   });
@@ -176,7 +206,7 @@ describe("doozer set, get, del", () => {
   it("del checks the rev, prints the rev it consumed, and the file is gone", async () => {
     const rev = await set("/cli/del/f", 0, "x");
     const wrong = await doozer(["del", "/cli/del/f", String(rev - 1)]);
-    expect(wrong.code).toBe(2);
+    expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/^doozer: REV_MISMATCH: /);
     const out = await ok(["del", "/cli/del/f", String(rev)]);
     expect(Number(out)).toBeGreaterThan(rev);
@@ -200,7 +230,7 @@ describe("doozer stat, rev, nop, getdir, find", () => {
     expect(await ok(["stat", "/cli/stat/d/f1"])).toBe(`len=4 rev=${rev}\n`);
     expect(await ok(["stat", "/cli/stat/d"])).toBe("dir entries=2\n");
     const missing = await doozer(["stat", "/cli/stat/nothing"]);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(3);
     expect(missing.err).toMatch(/^doozer: NOENT: /);
     expect(JSON.parse(await ok(["--json", "stat", "/cli/stat/d/f1"]))).toEqual({
       path: "/cli/stat/d/f1",
@@ -236,17 +266,22 @@ describe("doozer stat, rev, nop, getdir, find", () => {
     expect(json[0]).toEqual({ name: "C", path: "/cli/dir/C" });
     expect(json).toHaveLength(5);
     const notDir = await doozer(["getdir", "/cli/dir/a"]);
-    expect(notDir.code).toBe(2);
+    expect(notDir.code).toBe(5);
     expect(notDir.err).toMatch(/^doozer: NOTDIR: /);
   });
 
-  it("find (and walk) prints every matching file: path, rev, preview; --paths; --json; -r", async () => {
+  it("find (and walk) prints every matching file as a record: path, rev, length, bytes; --paths; --json; -r", async () => {
     const r1 = await set("/cli/find/a", 0, "one");
     const r2 = await set("/cli/find/sub/b", 0, "two\n");
     const r3 = await set("/cli/find/bin", 0, new Uint8Array([0xff, 0xfe]));
-    const expected = `/cli/find/a ${r1} "one"\n/cli/find/bin ${r3} <binary, 2 bytes>\n/cli/find/sub/b ${r2} "two\\n"\n`;
-    expect(await ok(["find", "/cli/find/**"])).toBe(expected);
-    expect(await ok(["walk", "/cli/find/**"])).toBe(expected);
+    const expected =
+      recordText("/cli/find/a", r1, "set", "one") +
+      `/cli/find/bin ${r3} set 2\n\xff\xfe\n` +
+      recordText("/cli/find/sub/b", r2, "set", "two\n");
+    const found = await doozer(["find", "/cli/find/**"]);
+    expect(found.code).toBe(0);
+    expect(found.stdout).toEqual(Buffer.from(expected, "latin1"));
+    expect((await doozer(["walk", "/cli/find/**"])).stdout).toEqual(Buffer.from(expected, "latin1"));
     expect(await ok(["find", "--paths", "/cli/find/*"])).toBe("/cli/find/a\n/cli/find/bin\n");
     const json = (await ok(["find", "/cli/find/**", "--json"]))
       .trim()
@@ -257,7 +292,9 @@ describe("doozer stat, rev, nop, getdir, find", () => {
       { path: "/cli/find/bin", rev: r3, value: "//4=", encoding: "base64" },
       { path: "/cli/find/sub/b", rev: r2, value: "two\n" },
     ]);
-    expect(await ok(["find", "-r", String(r1), "/cli/find/**"])).toBe(`/cli/find/a ${r1} "one"\n`);
+    expect(await ok(["find", "-r", String(r1), "/cli/find/**"])).toBe(
+      recordText("/cli/find/a", r1, "set", "one"),
+    );
     expect(await ok(["find", "/cli/find/nothing/**"])).toBe("");
   });
 });
@@ -266,7 +303,9 @@ describe("doozer wait, watch", () => {
   it("wait -r returns a change that already happened", async () => {
     const rev = await set("/cli/wait/old", 0, "v1");
     await set("/cli/wait/other", 0, "not this one");
-    expect(await ok(["wait", "/cli/wait/o*d", "-r", String(rev)])).toBe(`${rev} set /cli/wait/old "v1"\n`);
+    expect(await ok(["wait", "/cli/wait/o*d", "-r", String(rev)])).toBe(
+      recordText("/cli/wait/old", rev, "set", "v1"),
+    );
     const json = JSON.parse(await ok(["--json", "wait", "-r", String(rev), "/cli/wait/**"]));
     expect(json).toEqual({ path: "/cli/wait/old", rev, op: "set", value: "v1" });
   });
@@ -274,7 +313,7 @@ describe("doozer wait, watch", () => {
   it("wait (from the store rev + 1) returns a change made after it started", async () => {
     const before = await client.rev();
     const child = start(["wait", "/cli/wait/new/*"]);
-    const output = lines(child, 1);
+    const output = lines(child, 2);
     const code = exited(child);
     // The wait reads the store rev when it starts: write until a write lands after that.
     let last = 0;
@@ -282,19 +321,20 @@ describe("doozer wait, watch", () => {
       last = await client.set("/cli/wait/new/f", -1, `v${i}`);
       await Promise.race([code, new Promise((r) => setTimeout(r, 200))]);
     }
-    const [line] = await output;
+    const [head, value] = await output;
     expect(await code).toBe(0);
-    const [rev, op, path, value] = (line ?? "").split(" ");
+    const [path, rev, op, length] = (head ?? "").split(" ");
     expect(Number(rev)).toBeGreaterThan(before);
     expect(Number(rev)).toBeLessThanOrEqual(last);
-    expect([op, path]).toEqual(["set", "/cli/wait/new/f"]);
-    expect(value).toMatch(/^"v[0-9]+"$/);
+    expect([path, op]).toEqual(["/cli/wait/new/f", "set"]);
+    expect(value).toMatch(/^v[0-9]+$/);
+    expect(Number(length)).toBe(value?.length);
   });
 
-  it("wait --timeout gives up with exit 1 and says so", async () => {
+  it("wait --timeout gives up with exit 4 and says so", async () => {
     const started = Date.now();
     const r = await doozer(["wait", "/cli/wait/never", "--timeout", "300"]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     expect(r.out).toBe("");
     expect(r.err).toMatch(/^doozer: no change to \/cli\/wait\/never at or after rev [0-9]+ within 300 ms\n$/);
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -303,11 +343,11 @@ describe("doozer wait, watch", () => {
   it("watch prints each change as it comes, and SIGINT ends it with exit 0", async () => {
     const from = (await client.rev()) + 1;
     const child = start(["watch", "/cli/watch/**", "-r", String(from)]);
-    const output = lines(child, 2);
+    const output = lines(child, 4);
     const r1 = await client.set("/cli/watch/a", 0, "first");
     await client.set("/cli/elsewhere", -1, "not watched");
     const r2 = await client.del("/cli/watch/a", r1);
-    expect(await output).toEqual([`${r1} set /cli/watch/a "first"`, `${r2} del /cli/watch/a`]);
+    expect(await output).toEqual([`/cli/watch/a ${r1} set 5`, "first", `/cli/watch/a ${r2} del 0`, ""]);
     child.kill("SIGINT");
     expect(await exited(child)).toBe(0);
   });
@@ -368,10 +408,10 @@ describe("usage and errors", () => {
     [["get", "/cli/a/../b"]],
     [["set", "/cli/trailing/", "0"]],
     [["find", "cli/**"]],
-  ])("doozer %j is a store error: exit 2 BAD_PATH", async (args) => {
+  ])("doozer %j is a store error: exit 5 BAD_PATH", async (args) => {
     const r = await doozer(args, { input: "x" });
     expect(r.err).toMatch(/^doozer: BAD_PATH: /);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(5);
   });
 
   it("--help works on the program and on each command, with exit 0", async () => {
@@ -417,6 +457,72 @@ describe("usage and errors", () => {
   });
 });
 
+describe("lossless human output, exit codes, --version, DOOZER_URI", () => {
+  it("round-trips any bytes through find's and watch's records, long values uncut", async () => {
+    const binary = new Uint8Array([0, 10, 13, 0xff, 0x20, 10, 0xc3, 0x28, 0x1b, 10]);
+    const long = "x".repeat(70_000);
+    const from = (await client.rev()) + 1;
+    const child = start(["watch", "/cli/bytes/*", "-r", String(from)]);
+    const stdout: Buffer[] = [];
+    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    const r1 = await set("/cli/bytes/bin", 0, binary);
+    const r2 = await set("/cli/bytes/long", 0, long);
+    const found = records((await doozer(["find", "/cli/bytes/*"])).stdout);
+    expect(found).toEqual([
+      { path: "/cli/bytes/bin", rev: r1, op: "set", value: Buffer.from(binary) },
+      { path: "/cli/bytes/long", rev: r2, op: "set", value: Buffer.from(long) },
+    ]);
+    for (let i = 0; i < 100 && Buffer.concat(stdout).length < long.length + binary.length + 60; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill("SIGINT");
+    expect(await exited(child)).toBe(0);
+    expect(records(Buffer.concat(stdout))).toEqual(found);
+    // What find printed goes back in byte for byte.
+    await set("/cli/bytes/copy", 0, found[0]?.value ?? "");
+    expect((await doozer(["get", "/cli/bytes/copy"])).stdout).toEqual(Buffer.from(binary));
+  });
+
+  it("exit codes: 0 ok, 1 REV_MISMATCH, 2 no answer, 3 NOENT, 4 no change, 5 another store error, 64 usage", async () => {
+    const rev = await set("/cli/codes/f", 0, "x");
+    expect((await doozer(["get", "/cli/codes/f"])).code).toBe(0);
+    expect((await doozer(["set", "/cli/codes/f", String(rev - 1)], { input: "y" })).code).toBe(1);
+    expect((await doozer(["rev"], { env: { DOOZER_URL: deadAddr } })).code).toBe(2);
+    expect((await doozer(["get", "/cli/codes/none"])).code).toBe(3);
+    expect((await doozer(["stat", "/cli/codes/none"])).code).toBe(3);
+    expect((await doozer(["wait", "/cli/codes/never", "--timeout", "100"])).code).toBe(4);
+    expect((await doozer(["get", "/cli/codes"])).code).toBe(5); // ISDIR
+    expect((await doozer(["get"])).code).toBe(64);
+    const txn = await doozer(["txn"], {
+      input: JSON.stringify({ checks: [{ path: "/cli/codes/f", rev: 0 }] }),
+    });
+    expect([txn.code, txn.err]).toEqual([1, expect.stringMatching(/^doozer: REV_MISMATCH: .*\(check 0: /)]);
+  });
+
+  it("NO_QUORUM is exit 2 too: with three acceptors down a write cannot be decided", async () => {
+    const faults = (body: object) =>
+      fetch(`${cluster.url}/v1/faults`, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json());
+    try {
+      for (const id of [0, 2, 4]) await faults({ acceptor: `acceptor-${id}`, mode: "down" });
+      const r = await doozer(["set", "/cli/codes/quorum", "-1"], { input: "x", timeoutMs: 40_000 });
+      expect(r.err).toMatch(/^doozer: NO_QUORUM: /);
+      expect(r.code).toBe(2);
+    } finally {
+      await faults({ acceptor: "*", mode: "ok" });
+    }
+  }, 60_000);
+
+  it("--version prints the package's version; DOOZER_URI is read like DOOZER_URL", async () => {
+    const { version } = await import("../../client/version");
+    expect(await ok(["--version"])).toBe(`${version}\n`);
+    expect(await ok(["-v"])).toBe(`${version}\n`);
+    const viaUri = await doozer(["rev"], { env: { DOOZER_URL: "", DOOZER_URI: cluster.url } });
+    expect([viaUri.code, viaUri.err]).toEqual([0, ""]);
+    const deadUri = await doozer(["rev"], { env: { DOOZER_URL: "", DOOZER_URI: deadAddr } });
+    expect(deadUri.err).toMatch(/^doozer: CONNECTION: cannot reach http:\/\/127\.0\.0\.1:1: /);
+  });
+});
+
 describe("doozer with tokens", () => {
   const rw = "cli-rw-secret";
   const ro = "cli-ro-secret";
@@ -433,12 +539,12 @@ describe("doozer with tokens", () => {
   it("passes DOOZER_TOKEN: none is UNAUTHORIZED, read-only reads but gets READONLY on writes, read-write writes", async () => {
     const at = (token?: string) => ({ DOOZER_URL: secured.url, ...(token ? { DOOZER_TOKEN: token } : {}) });
     const none = await doozer(["rev"], { env: at() });
-    expect([none.code, none.err]).toEqual([2, expect.stringContaining("UNAUTHORIZED")]);
+    expect([none.code, none.err]).toEqual([5, expect.stringContaining("UNAUTHORIZED")]);
     const wrote = await doozer(["set", "/cli/auth", "0"], { input: "x", env: at(rw) });
     expect([wrote.code, wrote.err]).toEqual([0, ""]);
     const read = await doozer(["get", "/cli/auth"], { env: at(ro) });
     expect([read.code, read.out]).toEqual([0, "x"]);
     const refused = await doozer(["set", "/cli/auth", "-1"], { input: "y", env: at(ro) });
-    expect([refused.code, refused.err]).toEqual([2, expect.stringContaining("READONLY")]);
+    expect([refused.code, refused.err]).toEqual([5, expect.stringContaining("READONLY")]);
   }, 60_000);
 });

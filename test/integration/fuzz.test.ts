@@ -190,6 +190,171 @@ describe("HTTP under hostile input", () => {
   }, 120_000);
 });
 
+describe("sessions, transactions and health under hostile input (SPEC §6, §7, §8)", () => {
+  /** The store rev, asked again if a loaded machine made the read miss its quorum (it reads once per case). */
+  async function revNow(): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const response = await send("/v1/rev");
+      if (response.status === 200 || attempt === 3) return ((await response.json()) as { rev: number }).rev;
+      await response.body?.cancel();
+    }
+  }
+  /** Anything but a session id of 1–64 of [A-Za-z0-9_-], as it can be written in a URL path segment. */
+  const badSessionId = fc.oneof(
+    fc.constantFrom("a.b", "x".repeat(65), "%41", "a~b", "a+b", "é", "a!b", "*"),
+    fc
+      .string({ unit: "grapheme", minLength: 1, maxLength: 70 })
+      .filter((s) => !/^[A-Za-z0-9_-]{1,64}$/.test(s))
+      .map(encodeURIComponent)
+      .filter((s) => !s.includes("%2F") && s !== "." && s !== ".."),
+  );
+  const badTtl = fc.oneof(
+    fc.constantFrom("", "abc", "1.5", "1e4", "999", "3600001", "-1", "0x400", " 2000"),
+    fc.integer({ min: -(2 ** 40), max: 999 }).map(String),
+    fc.integer({ min: 3_600_001, max: 2 ** 40 }).map(String),
+    anyText,
+  );
+  /** A JSON value of any shape, for txn bodies and frame arguments. */
+  const anyJson = fc.jsonValue({ maxDepth: 3 });
+  /** A txn body that is malformed somewhere (so it must be refused before it is decided). */
+  const badTxnBody = fc.oneof(
+    anyJson.filter((v) => typeof v !== "object" || v === null || Array.isArray(v)),
+    fc.constant({}),
+    fc.constant({ checks: [], ops: [] }),
+    fc.record({
+      ops: fc.array(
+        fc.record({
+          op: anyText.filter((o) => o !== "set" && o !== "del"),
+          path: fc.constant("/fz/a"),
+          rev: fc.constant(-1),
+          value: fc.constant("x"),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+    }),
+    fc.record({
+      ops: fc.array(
+        fc.record({
+          op: fc.constantFrom("set", "del"),
+          path: badPath,
+          rev: fc.constant(-1),
+          value: fc.constant("x"),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+    }),
+    fc.record({
+      checks: fc.array(
+        fc.record({
+          path: fc.constant("/fz/a"),
+          rev: fc.oneof(fc.integer({ max: -1 }), fc.double({ noInteger: true }), anyText, fc.constant(null)),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+    }),
+    fc.record({
+      ops: fc.array(
+        fc.record(
+          {
+            op: fc.constant("set"),
+            path: fc.constant("/fz/a"),
+            rev: fc.oneof(badRev, fc.constant(undefined)),
+            value: fc.constant("x"),
+          },
+          { requiredKeys: ["op", "path"] },
+        ),
+        { minLength: 1, maxLength: 3 },
+      ),
+    }),
+    fc.record({
+      ops: fc.constant([{ op: "set", path: "/fz/a", rev: -1, value: "x" }]),
+      checks: fc.oneof(anyText, fc.integer(), fc.dictionary(anyText, anyJson, { maxKeys: 2 })),
+    }),
+    fc.record({ ops: fc.constant([{ op: "set", path: "/fz/a", rev: -1, value: "x", session: "a.b" }]) }),
+    fc.constant({ checks: Array.from({ length: 101 }, (_, i) => ({ path: `/fz/${i}`, rev: 0 })) }),
+  );
+
+  it("bad ids, ttls and txn bodies get a 4xx and change nothing", async () => {
+    const before = await storeRev();
+    let cases = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          badSessionId.map((id) => ({ url: `/v1/sessions/${id}/keepalive`, init: { method: "POST" } })),
+          badSessionId.map((id) => ({ url: `/v1/sessions/${id}`, init: { method: "GET" } })),
+          badSessionId.map((id) => ({ url: `/v1/sessions/${id}`, init: { method: "DELETE" } })),
+          badSessionId.map((id) => ({
+            url: `/v1/files/fz/a?rev=-1&session=${encodeURIComponent(id)}`,
+            init: { method: "PUT", body: "x" },
+          })),
+          badTtl.map((t) => ({ url: `/v1/sessions?ttl=${encodeURIComponent(t)}`, init: { method: "POST" } })),
+          badTxnBody.map((b) => ({
+            url: "/v1/txn",
+            init: { method: "POST", body: JSON.stringify(b) ?? "" },
+          })),
+          anyText.map((b) => ({ url: "/v1/txn", init: { method: "POST", body: `{${b}` } })),
+          fc.constantFrom("PUT", "DELETE", "PATCH").map((m) => ({ url: "/v1/txn", init: { method: m } })),
+          fc.constantFrom("PUT", "DELETE", "POST").map((m) => ({ url: "/v1/health", init: { method: m } })),
+          fc.constantFrom("PUT", "PATCH").map((m) => ({ url: "/v1/sessions/abc", init: { method: m } })),
+          fc.constant({ url: "/v1/sessions/abc/keepalive/x", init: { method: "POST" } }),
+        ),
+        async ({ url, init }) => {
+          cases++;
+          const at = await revNow();
+          await expectClientError(await send(url, init));
+          expect(
+            await revNow(),
+            `${init.method} ${url} ${String("body" in init ? init.body : "").slice(0, 200)}`,
+          ).toBe(at);
+        },
+      ),
+      { numRuns: 300, seed: 20261206 },
+    );
+    expect(cases).toBeGreaterThanOrEqual(300);
+    expect(await storeRev()).toBe(before);
+  }, 120_000);
+
+  it("any request to the new routes gets an answer below 500", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("GET", "POST", "DELETE", "PUT"),
+        fc.constantFrom(
+          "/v1/sessions",
+          "/v1/sessions/",
+          "/v1/sessions/abc",
+          "/v1/sessions/abc/keepalive",
+          "/v1/sessions//keepalive",
+          "/v1/txn",
+          "/v1/health",
+        ),
+        fc.dictionary(
+          fc.constantFrom("ttl", "rev", "session", "offset", "limit", "stale", "timeout"),
+          fc.oneof(anyText, fc.integer().map(String)),
+          { maxKeys: 3 },
+        ),
+        fc.option(
+          fc.oneof(
+            anyText,
+            anyJson.map((v) => JSON.stringify(v) ?? ""),
+          ),
+        ),
+        async (method, route, query, body) => {
+          const params = new URLSearchParams(query);
+          if (params.has("timeout")) params.set("timeout", "5");
+          const response = await send(`${route}?${params}`, {
+            method,
+            body: method === "GET" || body === null ? undefined : body,
+          });
+          expect(response.status).toBeLessThan(500);
+          // Health answers 503 only with a majority down; none is here.
+          await response.body?.cancel();
+        },
+      ),
+      { numRuns: 200, seed: 1206 },
+    );
+  }, 120_000);
+});
+
 describe("WebSocket under hostile input", () => {
   async function socket() {
     const response = await SELF.fetch(`${base}/v1/ws`, { headers: { Upgrade: "websocket" } });
@@ -260,6 +425,71 @@ describe("WebSocket under hostile input", () => {
     ).toBe(true);
     expect(s.isClosed()).toBe(false);
     expect(await storeRev()).toBe(before);
+    s.ws.close();
+  }, 120_000);
+
+  it("SESSION, KEEPALIVE, ENDSESSION and TXN with random arguments always answer, never OTHER; bad ones change nothing", async () => {
+    const s = await socket();
+    const anyJson = fc.jsonValue({ maxDepth: 3 });
+    const frame = fc.record(
+      {
+        verb: fc.constantFrom("SESSION", "KEEPALIVE", "ENDSESSION", "TXN"),
+        session: fc.oneof(anyJson, fc.constantFrom("", "a.b", "x".repeat(65), "never-opened")),
+        ttl: fc.oneof(anyJson, fc.integer({ min: -(2 ** 40), max: 999 }), fc.integer({ min: 3_600_001 })),
+        checks: anyJson,
+        ops: fc.oneof(
+          anyJson,
+          fc.array(
+            fc.record(
+              {
+                op: fc.oneof(anyJson, fc.constantFrom("set", "del")),
+                path: fc.oneof(badPath, anyJson),
+                rev: fc.oneof(badRev, anyJson),
+                value: anyJson,
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
+        ),
+      },
+      { requiredKeys: ["verb"] },
+    );
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(frame, async (f) => {
+        const id = `s${n++}`;
+        s.ws.send(JSON.stringify({ id, ...f }));
+        await until(() => s.frames.some((x) => x.id === id), `an answer to ${JSON.stringify(f)}`);
+        const answer = s.frames.find((x) => x.id === id) as { error?: { code: string } };
+        if (answer.error) expect(answer.error.code).toMatch(/^[A-Z_]+$/);
+        expect(answer.error?.code).not.toBe("OTHER");
+      }),
+      { numRuns: 300, seed: 1206 },
+    );
+    // Malformed ones, which must be refused before they are decided.
+    const before = await storeRev();
+    for (const f of [
+      { verb: "SESSION", ttl: 999 },
+      { verb: "SESSION", ttl: "abc" },
+      { verb: "SESSION", session: "" },
+      { verb: "KEEPALIVE" },
+      { verb: "KEEPALIVE", session: "a.b" },
+      { verb: "ENDSESSION", session: 7 },
+      { verb: "ENDSESSION", session: "never-opened" },
+      { verb: "TXN" },
+      { verb: "TXN", ops: [] },
+      { verb: "TXN", ops: [{ op: "x", path: "/a", rev: -1 }] },
+      { verb: "TXN", checks: [{ path: "/a", rev: -1 }] },
+      { verb: "TXN", ops: [{ op: "set", path: "a", rev: -1, value: "" }] },
+    ]) {
+      const id = `m${n++}`;
+      s.ws.send(JSON.stringify({ id, ...f }));
+      await until(() => s.frames.some((x) => x.id === id), `an answer to ${JSON.stringify(f)}`);
+      expect((s.frames.find((x) => x.id === id) as { error?: unknown }).error).toBeDefined();
+    }
+    expect(await storeRev()).toBe(before);
+    expect(s.isClosed()).toBe(false);
     s.ws.close();
   }, 120_000);
 

@@ -1,9 +1,10 @@
 // Runs the Worker as a deployment is configured ([env.production] in
 // wrangler.toml): the fault switch must not be reachable at all.
 
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../worker/env";
+import worker from "../../worker/index";
 
 const base = "http://doozer.test";
 
@@ -27,10 +28,23 @@ describe("a deployed configuration", () => {
     expect(await stub.getFault()).toEqual({ mode: "ok" });
   });
 
-  it("still serves the store", async () => {
-    const put = await SELF.fetch(`${base}/v1/files/prod/a?rev=0`, { method: "PUT", body: "x" });
+  it("still serves the store, to a token holder", async () => {
+    // The project sets no secret, so the Worker refuses everyone (secure-default.test.ts); with one set, it serves.
+    const withSecret = { ...(env as unknown as Env), DOOZER_RWSECRET: "prod-token" };
+    const call = async (path: string, init: RequestInit = {}) => {
+      const ctx = createExecutionContext();
+      const headers = { Authorization: "Bearer prod-token" };
+      const response = await worker.fetch(
+        new Request(`${base}${path}`, { ...init, headers }),
+        withSecret,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return response;
+    };
+    const put = await call("/v1/files/prod/a?rev=0", { method: "PUT", body: "x" });
     expect(put.status).toBe(200);
-    const get = await SELF.fetch(`${base}/v1/files/prod/a`);
+    const get = await call("/v1/files/prod/a");
     expect(new TextDecoder().decode(await get.arrayBuffer())).toBe("x");
   });
 });

@@ -1,6 +1,7 @@
 // Round-trip times between Durable Object location hints, for the WAN model
-// (wan.ts). Transcribed from /work/shared/WAN-RTT.md; the section numbers
-// below (§2, §4, §6) are that file's.
+// (wan.ts). Transcribed from WAN-RTT.md, a survey of published round-trip
+// times that is not part of this repository (docs/WAN-MODEL.md gives the model
+// and its sources); the section numbers below (§2, §4, §6) are that survey's.
 //
 // Sources (numbered as in WAN-RTT.md §7):
 //  [1] Microsoft Learn, "Azure network round-trip latency statistics",
