@@ -99,7 +99,13 @@ export default defineConfig({
         },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml", environment: "production" } })],
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml", environment: "production" },
+            // Tests reach loopback only: no probe of where the acceptors run (acceptors/placement.ts).
+            miniflare: { bindings: { DOOZER_PLACEMENT_PROBE: "0" } },
+          }),
+        ],
         test: {
           name: "production",
 

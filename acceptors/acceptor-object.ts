@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import { CatchUp } from "../core/catch-up";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
 import { DoozerError } from "../core/errors";
-import { replicaWaitersMax } from "../core/limits";
+import { catchUpMs, followEveryMs, replicaWaitersMax } from "../core/limits";
 import {
   decodeMembership,
   encodeMembership,
@@ -48,7 +48,6 @@ import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "../
 import { secretsFrom } from "../server/auth";
 import { type Fault, type FaultSetting, healthy } from "../server/fault-setting";
 import { logLine } from "../server/log";
-import { catchUpMs } from "../server/reads";
 import { newRuntime, type Runtime } from "../server/runtime";
 import { type KeepaliveAnswer, SessionKeeping } from "../server/session-keeping";
 import { sleep, withTimeout } from "../server/timing";
@@ -56,10 +55,9 @@ import type { AcceptorEnv } from "./acceptor-env";
 import { AcceptorPeers } from "./acceptor-peers";
 import { ClientSockets } from "./client-sockets";
 import { parseStoredFault, suffer } from "./fault";
+import { probeColo } from "./placement";
 import { SqliteStorage } from "./sqlite-storage";
 
-/** How often a replica with watchers asks its peers whether it missed a slot. */
-const followEveryMs = 1_000;
 /** At most this often the keeper compares itself with the store on an apply (it always does at its alarm). */
 const keeperTickOnApplyEveryMs = 250;
 
@@ -79,6 +77,8 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   private ownPeers: AcceptorPeers | undefined;
   /** The session keeper's state, on the leader acceptor only (docs/PROTOCOL.md, sessions). */
   private keeping: SessionKeeping | undefined;
+  /** The data centre this object was last seen running in, when the platform could tell. */
+  private colo: string | undefined;
   private startingKeeper = false;
   /** When the keeper last ticked because its replica applied a slot. */
   private keeperTickedAtMs = 0;
@@ -114,6 +114,12 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     // Outside blockConcurrencyWhile: becoming the keeper takes a read barrier, and
     // requests (a peer's Paxos messages among them) must be served meanwhile.
     if (this.name === this.config.leader) void loaded.then(() => this.startKeeping());
+    if (env.DOOZER_PLACEMENT_PROBE === "1") {
+      void loaded.then(() => {
+        this.colo = this.storage.getMeta("colo");
+        return this.learnPlacement();
+      });
+    }
   }
 
   // ---- Client WebSockets (the Worker forwards /v1/ws here) ----
@@ -179,7 +185,16 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       name: this.name,
       storageWrites: this.storage.writes,
       ...this.replica.status(),
+      ...(this.colo === undefined ? {} : { colo: this.colo }),
     }));
+  }
+
+  /** Learns, once per object, the data centre it runs in (deployed Workers only: acceptors/placement.ts). */
+  private async learnPlacement(): Promise<void> {
+    const colo = await probeColo();
+    if (colo === undefined) return;
+    this.colo = colo;
+    this.storage.setMeta("colo", colo);
   }
 
   // ---- Writes proposed here (the "leader" route) ----

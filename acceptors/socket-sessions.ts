@@ -5,11 +5,8 @@
 // keeper's grace covers that delay. Rows in SQLite, so that a socket woken from
 // hibernation still knows its sessions.
 
-import { socketSessionsMax } from "../core/limits";
+import { keepaliveForwardMsMax, socketSessionsMax } from "../core/limits";
 import type { KeepaliveAnswer } from "../server/session-keeping";
-
-/** Forwarding interval, as the keeper's grace (core/session-keeper.ts) assumes at most. */
-const forwardEveryMsMax = 1_000;
 
 interface HeldSession {
   ttlMs: number;
@@ -75,7 +72,7 @@ export class SocketSessions {
     if (!perSocket || perSocket.size === 0) return;
     const due: string[] = [];
     for (const [session, held] of perSocket) {
-      const everyMs = Math.min(held.ttlMs / 4, forwardEveryMsMax);
+      const everyMs = Math.min(held.ttlMs / 4, keepaliveForwardMsMax);
       // A clock that went back (nowMs below the last forward) forwards at once: waiting
       // for it to catch up would leave a client that pings steadily without keepalives.
       if (nowMs - held.forwardedAtMs >= everyMs || nowMs < held.forwardedAtMs) {

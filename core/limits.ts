@@ -68,3 +68,13 @@ export const socketInflightMax = 1000;
 export const socketWatchesMax = 1000;
 /** No-op slots one accept may carry to fill the gap below a read barrier (sync); the rest go in later accepts. */
 export const noopFillSlotsMax = 256;
+/** How long a replica behind the read barrier gets to catch up before a proposer finishes the slot itself. */
+export const catchUpMs = 500;
+/**
+ * The longest an acceptor holding a socket waits before forwarding that
+ * socket's frames to the session keeper as keepalives (at most one forward per
+ * session every min(ttl / 4, this)); core/session-keeper.ts's grace covers it.
+ */
+export const keepaliveForwardMsMax = 1_000;
+/** How often a replica with watchers asks its peers whether it missed a slot. */
+export const followEveryMs = 1_000;

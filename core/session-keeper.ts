@@ -10,7 +10,7 @@
 // heard the keepalive, which is after the client sent it, and ends the session
 // only after a further ttl + grace on its own clock. The grace absorbs:
 // - keepalive forwarding: an acceptor that holds a socket forwards the frames
-//   on it at most once per min(ttl / 4, 1 s), so the last frame the client sent
+//   on it at most once per min(ttl / 4, keepaliveForwardMsMax = 1 s, core/limits.ts), so the last frame the client sent
 //   may reach the keeper up to 1 s after the one it heard: ≤ 1,000 ms;
 // - a clock jump forward: the keeper's clock advances at most clockStepMsMax
 //   (1,000 ms) between two readings, whatever the reading says: ≤ 1,000 ms;

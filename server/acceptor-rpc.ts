@@ -23,6 +23,8 @@ export interface AcceptorStatus extends ReplicaStatus {
   name: string;
   /** Storage transactions since the object last started, for the benchmarks. */
   storageWrites: number;
+  /** The data centre the object runs in, when a deployed Worker could learn it (docs/DEPLOY.md). */
+  colo?: string;
 }
 
 /** What a faulty acceptor answers instead (fault switch): the caller treats it as no answer. */

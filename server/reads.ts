@@ -16,15 +16,13 @@
 // are core/read-barrier.ts's; this file sends the RPCs and times them.
 
 import { DoozerError } from "../core/errors";
+import { catchUpMs } from "../core/limits";
 import { type BarrierState, ReadBarrier, type ReadPlan } from "../core/read-barrier";
 import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { AcceptorClient } from "./acceptor-client";
 import type { AcceptorRpc, AcceptorStatus, Unavailable } from "./acceptor-rpc";
 import type { Lifetime } from "./lifetime";
 import type { ProposerDriver } from "./proposer-driver";
-
-/** How long a replica behind the barrier gets to catch up before the proposer finishes the slot itself. */
-export const catchUpMs = 500;
 
 type Answered<T> = T & { ok: true };
 

@@ -115,6 +115,8 @@ router
         return {
           id: name,
           location: runtime.acceptors.location(name),
+          // Where it really runs, as far as the platform tells (deployed Workers only); null when unknown.
+          runsIn: s?.colo ?? null,
           reachable: s !== undefined,
           promised: s ? `${s.promised.round}.${s.promised.proposer}` : null,
           accepted: s?.maxAccepted ?? null,
