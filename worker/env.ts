@@ -4,4 +4,10 @@ import type { AcceptorEnv } from "../acceptors/acceptor-env";
 export interface Env extends AcceptorEnv {
   /** The viewer's files (dist/viewer), served at /. */
   ASSETS?: Fetcher;
+  /**
+   * "0": no log line per request (notable events are still logged). Locally each
+   * line crosses to wrangler's Node process, which then costs more CPU than the
+   * request did; the benchmarks turn it off, as they turn off wrangler's own.
+   */
+  DOOZER_REQUEST_LOG?: string;
 }

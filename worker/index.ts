@@ -35,15 +35,16 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, trusted
   }
   const { code, rev } = answerFacts(response);
   const status = response.status;
-  logLine(status >= 500 ? "error" : "info", "request", {
-    requestId,
-    method: request.method,
-    route,
-    status,
-    ...(code !== undefined && { code }),
-    ms: Date.now() - started,
-    ...(rev !== undefined && { rev }),
-  });
+  if (env.DOOZER_REQUEST_LOG !== "0")
+    logRequest(status, {
+      requestId,
+      method: request.method,
+      route,
+      status,
+      ...(code !== undefined && { code }),
+      ms: Date.now() - started,
+      ...(rev !== undefined && { rev }),
+    });
   if (code === "NO_QUORUM") {
     logThrottled("no-quorum", 1_000, "error", "no-quorum", {
       requestId,
@@ -52,6 +53,10 @@ async function handle(request: Request, env: Env, ctx: ExecutionContext, trusted
     });
   }
   return withRequestId(response, requestId);
+}
+
+function logRequest(status: number, fields: Record<string, unknown>): void {
+  logLine(status >= 500 ? "error" : "info", "request", fields);
 }
 
 async function answer(
