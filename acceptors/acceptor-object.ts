@@ -419,7 +419,9 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     try {
       return step();
     } catch (error) {
-      this.ctx.abort(`applying a chosen slot failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.ctx.abort(
+        `applying a chosen slot failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
       throw error;
     }
   }

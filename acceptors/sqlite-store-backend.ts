@@ -62,16 +62,29 @@ function bytesOf(value: unknown): Uint8Array {
   throw new Error(`sqlite store: expected a blob, got ${typeof value}`);
 }
 
+/** What an entry of the cache costs beyond its value's bytes: its key and the Map's own entry, roughly. */
+const cacheEntryOverheadBytes = 256;
+
 /**
- * Values by (path, rev), least recently used first out. A version's value
+ * Values by (path, rev), least recently used first out, bounded by their
+ * bytes plus a cost per entry (else a million tiny values would fit). A version's value
  * never changes once written (a rolled-back apply is redone from the same
  * chosen slot, giving the same value), so an entry is never stale.
  */
-class ValueCache {
+export class ValueCache {
   private readonly entries = new Map<string, Uint8Array>();
   private bytes = 0;
 
   constructor(private readonly bytesMax: number) {}
+
+  /** What the cache counts against its bound now. */
+  get costBytes(): number {
+    return this.bytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 
   get(key: string): Uint8Array | undefined {
     const value = this.entries.get(key);
@@ -83,15 +96,19 @@ class ValueCache {
   }
 
   put(key: string, value: Uint8Array): void {
-    if (value.length > this.bytesMax || this.entries.has(key)) return;
+    if (cost(key, value) > this.bytesMax || this.entries.has(key)) return;
     this.entries.set(key, value);
-    this.bytes += value.length;
+    this.bytes += cost(key, value);
     for (const [oldKey, old] of this.entries) {
       if (this.bytes <= this.bytesMax) break;
       this.entries.delete(oldKey);
-      this.bytes -= old.length;
+      this.bytes -= cost(oldKey, old);
     }
   }
+}
+
+function cost(key: string, value: Uint8Array): number {
+  return value.length + key.length * 2 + cacheEntryOverheadBytes;
 }
 
 class SqliteTree implements TreeStore {

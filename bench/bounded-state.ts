@@ -111,7 +111,7 @@ async function smallWrites(url: string): Promise<{ writes: number; errors: numbe
   const client = async (id: number) => {
     for (let n = 0; n < perClient && performance.now() < deadline; n++) {
       try {
-        const path = `/v1/files/bench/small/${id}/${n % 100}`;
+        const path = `/v1/files/bench/small/${id}/${n % 100}?rev=-1`;
         await send(agent, target, { method: "PUT", path, body: Buffer.from("v") }, 30_000);
         writes++;
       } catch {
@@ -129,7 +129,6 @@ async function main(): Promise<void> {
   const dev = await startWranglerDev({
     config: "wrangler.toml",
     healthPath: "/v1/health",
-    vars: { X_LOCAL_OBSERVABILITY: "false", X_LOCAL_EXPLORER: "false" },
   });
   const target = new URL(dev.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -143,7 +142,7 @@ async function main(): Promise<void> {
     return { runtimeMb: mb(runtime), proxyMb: mb(proxy) };
   };
   const put = (path: string, body: Buffer) =>
-    send(agent, target, { method: "PUT", path: `/v1/files${path}`, body }, 30_000);
+    send(agent, target, { method: "PUT", path: `/v1/files${path}?rev=-1`, body }, 30_000);
   const health = async () =>
     JSON.parse((await send(agent, target, { method: "GET", path: "/v1/health" }, 10_000)).toString()) as {
       rev: number;

@@ -6,7 +6,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { SqliteStorage } from "../../acceptors/sqlite-storage";
-import { storeTables } from "../../acceptors/sqlite-store-backend";
+import { storeTables, ValueCache } from "../../acceptors/sqlite-store-backend";
 import { encodeBatch, type Mutation } from "../../core/mutation";
 import { zeroBallot } from "../../core/paxos/ballot";
 import { Replica } from "../../core/replica";
@@ -89,5 +89,23 @@ describe("a replica over SQLite", () => {
     expect(reloaded.chosenThrough).toBe(5);
     expect(reloaded.store.serialize()).toBe(before);
     expect(storage.readChosen(6, 6, 1 << 20)).toEqual([]);
+  });
+});
+
+describe("the value cache", () => {
+  it("stays within its bound however small the values, counting each entry's keep", () => {
+    const cache = new ValueCache(64 * 1024);
+    for (let i = 0; i < 100_000; i++) cache.put(`${i} /f/${i % 100}`, new Uint8Array([i % 256]));
+    expect(cache.costBytes).toBeLessThanOrEqual(64 * 1024);
+    // A bound on value bytes alone would have kept all 100,000.
+    expect(cache.size).toBeLessThan(300);
+    expect(cache.get("99999 /f/99")).toEqual(new Uint8Array([99999 % 256]));
+    expect(cache.get("0 /f/0")).toBeUndefined();
+  });
+
+  it("keeps no value larger than itself", () => {
+    const cache = new ValueCache(1024);
+    cache.put("1 /big", new Uint8Array(2048));
+    expect(cache.size).toBe(0);
   });
 });
