@@ -178,15 +178,34 @@ async function main(): Promise<void> {
     const before = rss();
     const big = Buffer.alloc(bigValueBytes, 7);
     const bigStarted = performance.now();
+    // A leak grows with every PUT; garbage and caches level off: the samples on the way say which.
+    const rssOnTheWay: { puts: number; runtimeMb: number }[] = [];
     for (let i = 0; i < bigPuts; i++) {
       big.writeUInt32BE(i, 0); // every value differs, as real writes would
       await put("/bench/big", big);
+      if ((i + 1) % 50 === 0) rssOnTheWay.push({ puts: i + 1, runtimeMb: rss().runtimeMb });
     }
     const bigSeconds = (performance.now() - bigStarted) / 1000;
     const after = rss();
-    results.memory = { before, after, puts: bigPuts, valueBytes: bigValueBytes, seconds: bigSeconds };
+    results.memory = {
+      before,
+      after,
+      rssOnTheWay,
+      puts: bigPuts,
+      valueBytes: bigValueBytes,
+      seconds: bigSeconds,
+    };
     console.log(`(a) RSS runtime ${before.runtimeMb} → ${after.runtimeMb} MB after ${bigPuts} PUTs of 1 MiB`);
 
+    if (smallWritesMax > 0) await writeAndReload(results);
+  } finally {
+    agent.destroy();
+    await dev.stop();
+  }
+  console.log(JSON.stringify(results, null, 2));
+
+  /** (b) and (c): small writes, reloads after them, and what SQLite then holds. */
+  async function writeAndReload(results: Record<string, unknown>): Promise<void> {
     const small = await smallWrites(dev.url);
     results.smallWrites = small;
     const revAfter = (await health()).rev;
@@ -212,11 +231,7 @@ async function main(): Promise<void> {
         `(c) ${f.file}: ${mb(f.bytes / 1024)} MB (+ WAL ${mb(f.walBytes / 1024)} MB) rows ${JSON.stringify(f.rows)}`,
       );
     }
-  } finally {
-    agent.destroy();
-    await dev.stop();
   }
-  console.log(JSON.stringify(results, null, 2));
 }
 
 await main();
