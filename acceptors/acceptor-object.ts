@@ -169,7 +169,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
 
   async commit(message: Commit): Promise<Committed<MutationOutcome> | Unavailable> {
     return this.guard(() => {
-      const reply = this.replica.commit(message);
+      const reply = this.applying(() => this.replica.commit(message));
       this.afterLearning();
       return reply;
     }, message);
@@ -557,6 +557,22 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     });
   }
 
+  /**
+   * Runs a step that applies chosen slots. Its SQLite transaction rolls back if
+   * it throws, but the replica's memory (the learner, the store's counters) has
+   * moved on: the object ends itself, and comes back from SQLite as it was.
+   */
+  private applying<T>(step: () => T): T {
+    try {
+      return step();
+    } catch (error) {
+      this.ctx.abort(
+        `applying a chosen slot failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      throw error;
+    }
+  }
+
   private afterLearning(): void {
     this.keeperAfterApply();
     const store = this.replica.store;
@@ -625,7 +641,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
           plan.unreachable(step.peer);
           continue;
         }
-        this.replica.learn(reply.entries);
+        this.applying(() => this.replica.learn(reply.entries));
         this.afterLearning();
         plan.answered(step.peer, this.replica.chosenThrough > before);
       }

@@ -5,10 +5,14 @@
 import type { Ballot } from "../core/paxos/ballot";
 import type { AcceptedEntry, LogEntry, Slot } from "../core/paxos/messages";
 import type { ReplicaStorage } from "../core/replica";
+import { SqliteStoreBackend } from "./sqlite-store-backend";
 
 export class SqliteStorage implements ReplicaStorage {
   /** Storage writes since start, for the benchmarks' "storage writes per write". */
   writes = 0;
+  readonly storeBackend: SqliteStoreBackend;
+  /** Set inside a transaction, so that a nested one joins it rather than opening another. */
+  private inTransaction = false;
 
   constructor(private readonly storage: DurableObjectStorage) {
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
@@ -19,6 +23,17 @@ export class SqliteStorage implements ReplicaStorage {
       value BLOB NOT NULL,
       chosen INTEGER NOT NULL DEFAULT 0
     )`);
+    this.storeBackend = new SqliteStoreBackend(storage.sql);
+  }
+
+  atomically<T>(work: () => T): T {
+    if (this.inTransaction) return work();
+    this.inTransaction = true;
+    try {
+      return this.storage.transactionSync(work);
+    } finally {
+      this.inTransaction = false;
+    }
   }
 
   loadPromise(): Ballot {
@@ -50,7 +65,7 @@ export class SqliteStorage implements ReplicaStorage {
 
   saveAccepted(promised: Ballot, entries: readonly AcceptedEntry[]): void {
     this.writes++;
-    this.storage.transactionSync(() => {
+    this.atomically(() => {
       this.writePromise(promised);
       for (const e of entries) {
         // A chosen row keeps its chosen value: by Paxos safety any later accept carries the same one.
@@ -70,7 +85,7 @@ export class SqliteStorage implements ReplicaStorage {
 
   saveChosen(entries: readonly LogEntry[]): void {
     this.writes++;
-    this.storage.transactionSync(() => {
+    this.atomically(() => {
       for (const e of entries) {
         this.storage.sql.exec(
           `INSERT INTO log (slot, value, chosen) VALUES (?, ?, 1)

@@ -24,6 +24,7 @@ import type {
   Slot,
 } from "./paxos/messages";
 import { Store, type StoreOptions } from "./store";
+import type { StoreBackend } from "./store-backend";
 
 /** Everything a replica keeps durable. Each write returns only when durable. */
 export interface ReplicaStorage extends AcceptorStorage {
@@ -34,6 +35,10 @@ export interface ReplicaStorage extends AcceptorStorage {
   saveChosen(entries: readonly LogEntry[]): void;
   /** Chosen entries in [fromSlot, toSlot] in slot order, stopping after `bytesMax` bytes (but never empty if one exists). */
   readChosen(fromSlot: Slot, toSlot: Slot, bytesMax: number): LogEntry[];
+  /** The store's state, durable with the log: the replica applies each slot to it inside `atomically`. */
+  readonly storeBackend: StoreBackend;
+  /** Runs `work` so that its writes land all together or none: a chosen slot and the store it makes. */
+  atomically<T>(work: () => T): T;
 }
 
 export interface ReplicaStatus {
@@ -56,22 +61,33 @@ export class Replica {
     private readonly storage: ReplicaStorage,
     storeOptions: StoreOptions = {},
   ) {
-    this.store = new Store(storeOptions);
-    // Rebuild the store from the chosen log: the log is the truth, the tree a view of it.
-    let applied: Slot = 0;
+    const backend = storage.storeBackend;
+    this.store = new Store({ ...storeOptions, backend });
+    // The store was saved with every slot it applied, so a restart reads no log.
+    let applied: Slot = backend.appliedSlot();
+    assert(
+      applied > 0 || this.store.rev === 0,
+      () => `replica: a store at rev ${this.store.rev} that applied no slot`,
+    );
+    // Replays whatever chosen slots follow the applied one. Slots are applied in the
+    // transaction that records them, so this finds none, except once: an acceptor that ran
+    // before the store was kept in storage has a log and an empty store, and rebuilds it
+    // here (a migration), a page per transaction.
     for (;;) {
       const page = storage.readChosen(applied + 1, Number.MAX_SAFE_INTEGER, batchBytesMax * 4);
       let progressed = false;
-      for (const [i, entry] of page.entries()) {
-        assert(
-          entry.slot > applied && (i === 0 || entry.slot > (page[i - 1]?.slot ?? 0)),
-          () => `replica: storage read chosen slot ${entry.slot} out of order after slot ${applied}`,
-        );
-        if (entry.slot !== applied + 1) break;
-        this.apply(entry);
-        applied = entry.slot;
-        progressed = true;
-      }
+      storage.atomically(() => {
+        for (const [i, entry] of page.entries()) {
+          assert(
+            entry.slot > applied && (i === 0 || entry.slot > (page[i - 1]?.slot ?? 0)),
+            () => `replica: storage read chosen slot ${entry.slot} out of order after slot ${applied}`,
+          );
+          if (entry.slot !== applied + 1) break;
+          this.apply(entry);
+          applied = entry.slot;
+          progressed = true;
+        }
+      });
       if (!progressed || page.at(-1)?.slot !== applied) break;
     }
     this.learner = new Learner(applied);
@@ -147,8 +163,11 @@ export class Replica {
   learn(entries: readonly LogEntry[]): void {
     const fresh = entries.filter((e) => e.slot > this.learner.chosenThrough);
     if (fresh.length === 0) return;
-    this.storage.saveChosen(fresh);
-    for (const entry of this.learner.learn(fresh)) this.apply(entry);
+    // The slots and the store they make land together: a crash leaves both before, or both after.
+    this.storage.atomically(() => {
+      this.storage.saveChosen(fresh);
+      for (const entry of this.learner.learn(fresh)) this.apply(entry);
+    });
     this.acceptor.forgetThrough(this.learner.chosenThrough);
   }
 
@@ -165,6 +184,7 @@ export class Replica {
 
   private apply(entry: LogEntry): void {
     const outcomes = this.store.apply(decodeBatch(entry.value));
+    this.storage.storeBackend.setAppliedSlot(entry.slot);
     this.outcomes.set(entry.slot, outcomes);
     this.outcomes.delete(entry.slot - outcomeSlotsKept);
   }

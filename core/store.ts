@@ -1,14 +1,14 @@
 // The Doozer store (SPEC §1) as a deterministic state machine: decided
 // mutations go in, in rev order; reads at the current rev or at any rev still
 // in the history window come out. Every replica that applies the same log
-// holds the same store. The tree and its past live in VersionedTree; here are
-// Doozer's rules: the rev checks, implicit directories, events, retries, and
-// the edges of the window.
+// holds the same store. The tree, its past, the events, the remembered
+// outcomes and the sessions live in a StoreBackend (store-backend.ts): in
+// memory, or in the acceptor's SQLite; here are Doozer's rules: the rev
+// checks, implicit directories, events, retries, and the edges of the window.
 
 import { isValidSessionId } from "./args";
 import { DoozerError } from "./errors";
 import { compileGlob } from "./glob";
-import { RevList } from "./history";
 import {
   dedupMutationsMax,
   historyRevsDefault,
@@ -19,9 +19,11 @@ import {
   storeBytesMaxDefault,
   valueBytesMax,
 } from "./limits";
+import { MemoryStoreBackend } from "./memory-store-backend";
 import type { ApplyErrorCode, Mutation, MutationError, MutationOutcome, TxnCheck, TxnOp } from "./mutation";
 import { ancestorsOf, rootPath, validatePath } from "./path";
-import { type FileVersion, fileAbove, type StagedWrite, TreeDraft, VersionedTree } from "./tree";
+import type { StoreBackend, TreeStore } from "./store-backend";
+import { type FileVersion, fileAbove, type StagedWrite, TreeDraft } from "./tree";
 
 export interface StoreOptions {
   /** Revs of history kept for reads at a past rev and for events (default historyRevsDefault). */
@@ -32,6 +34,8 @@ export interface StoreOptions {
   storeBytesMax?: number;
   /** Live sessions allowed at once (default sessionsMax). */
   sessionsMax?: number;
+  /** Where the state lives (default: in memory). A backend that holds a store already is read, not reset. */
+  backend?: StoreBackend;
 }
 
 /**
@@ -76,12 +80,6 @@ export interface SessionInfo {
   files: string[];
 }
 
-interface SessionState {
-  readonly ttlMs: number;
-  /** The paths the session owns now; kept on every set, del and end so that ending costs no search. */
-  readonly files: Set<string>;
-}
-
 /** Why one write or one transaction item failed, before it is shaped into an outcome. */
 interface ItemFailure {
   code: ApplyErrorCode;
@@ -98,11 +96,8 @@ export class Store {
   private readonly dedupMax: number;
   private readonly storeBytesMax: number;
   private readonly sessionsMax: number;
-  private readonly tree = new VersionedTree();
-  private readonly events = new RevList<StoreEvent>();
-  /** The outcome of each remembered mutation id, oldest first (a Map keeps insertion order). */
-  private readonly outcomesById = new Map<string, MutationOutcome>();
-  private readonly sessionsById = new Map<string, SessionState>();
+  private readonly backend: StoreBackend;
+  private readonly tree: TreeStore;
   private liveByteCount = 0;
 
   constructor(options: StoreOptions = {}) {
@@ -110,6 +105,12 @@ export class Store {
     this.dedupMax = options.dedupMax ?? dedupMutationsMax;
     this.storeBytesMax = options.storeBytesMax ?? storeBytesMaxDefault;
     this.sessionsMax = options.sessionsMax ?? sessionsMax;
+    this.backend = options.backend ?? new MemoryStoreBackend();
+    this.tree = this.backend.tree;
+    // The counters are the only state kept in memory: every read of the tree goes to the backend.
+    const counters = this.backend.loadCounters();
+    this.storeRev = counters.rev;
+    this.liveByteCount = counters.liveBytes;
     for (const [name, value] of [
       ["historyRevs", this.historyRevs],
       ["dedupMax", this.dedupMax],
@@ -139,7 +140,9 @@ export class Store {
 
   /** Applies a decided batch in order; one outcome per mutation. */
   apply(mutations: readonly Mutation[]): MutationOutcome[] {
-    return mutations.map((mutation) => this.applyOne(mutation));
+    const outcomes = mutations.map((mutation) => this.applyOne(mutation));
+    this.backend.saveCounters({ rev: this.storeRev, liveBytes: this.liveByteCount });
+    return outcomes;
   }
 
   /** A file's value, rev and owner. The value is the store's own: read it, never change it. */
@@ -157,7 +160,7 @@ export class Store {
     const rev = this.readableRev(atRev);
     const version = this.tree.at(path, rev);
     if (version === undefined) return { len: 0, rev: 0 };
-    if (version.kind === "file") return withSession({ len: version.value.length, rev: version.rev }, version);
+    if (version.kind === "file") return withSession({ len: version.size, rev: version.rev }, version);
     return { len: this.entryCount(path, rev), rev: -2 };
   }
 
@@ -207,9 +210,9 @@ export class Store {
   firstEvent(glob: string, fromRev: number): StoreEvent | undefined {
     const pattern = compileGlob(glob);
     this.checkInWindow(fromRev);
-    for (let index = this.events.firstIndexFrom(fromRev); index < this.events.length; index++) {
-      const event = this.events.at(index) as StoreEvent;
-      if (pattern.matches(event.path)) return event;
+    for (const event of this.backend.eventsFrom(fromRev)) {
+      // A copy, so that a value a backend loads lazily is read now, while it is in the window.
+      if (pattern.matches(event.path)) return { ...event };
     }
     return undefined;
   }
@@ -217,24 +220,25 @@ export class Store {
   /** Every event at or after `fromRev`, in rev order (WATCH filters them). */
   eventsFrom(fromRev: number): readonly StoreEvent[] {
     this.checkInWindow(fromRev);
-    return this.events.sliceFrom(fromRev);
+    return [...this.backend.eventsFrom(fromRev)];
   }
 
   /** A live session now, or undefined if it never opened or has ended. Sessions have no history: this is the current rev only. */
   session(id: string): SessionInfo | undefined {
-    const state = this.sessionsById.get(id);
-    return state && { session: id, ttlMs: state.ttlMs, files: [...state.files].sort() };
+    const ttlMs = this.backend.sessionTtlMs(id);
+    return ttlMs === undefined ? undefined : { session: id, ttlMs, files: this.backend.sessionFiles(id) };
   }
 
   /** The live sessions now, sorted by id, paged; for the session keeper (takeOver) and the viewer. */
   sessions(offset = 0, limit = Number.POSITIVE_INFINITY): SessionInfo[] {
-    const ids = [...this.sessionsById.keys()].sort().slice(offset, offset + limit);
-    return ids.map((id) => this.session(id) as SessionInfo);
+    return this.backend
+      .sessionList(offset, limit)
+      .map(({ session, ttlMs }) => ({ session, ttlMs, files: this.backend.sessionFiles(session) }));
   }
 
   /** How many sessions are alive now. */
   get sessionCount(): number {
-    return this.sessionsById.size;
+    return this.backend.sessionCount();
   }
 
   /**
@@ -270,9 +274,9 @@ export class Store {
   } {
     return {
       ...this.tree.debugSizes(),
-      events: this.events.length,
-      dedupIds: this.outcomesById.size,
-      sessions: this.sessionsById.size,
+      events: this.backend.eventCount(),
+      dedupIds: this.backend.outcomeCount(),
+      sessions: this.backend.sessionCount(),
     };
   }
 
@@ -280,7 +284,7 @@ export class Store {
 
   private applyOne(mutation: Mutation): MutationOutcome {
     if (mutation.id !== "") {
-      const first = this.outcomesById.get(mutation.id);
+      const first = this.backend.outcome(mutation.id);
       if (first !== undefined) return first;
     }
     const outcome = freezeOutcome(this.execute(mutation));
@@ -371,7 +375,7 @@ export class Store {
    */
   private stage(draft: TreeDraft, op: TxnOp, rev: number): ItemFailure | undefined {
     const session = op.op === "set" ? op.session : undefined;
-    if (session !== undefined && !this.sessionsById.has(session)) {
+    if (session !== undefined && this.backend.sessionTtlMs(session) === undefined) {
       const failed: ItemFailure = { code: "NOSESSION", message: `session ${session} is not alive` };
       const fileRev = seenRev(draft, op.path);
       if (fileRev !== undefined) failed.rev = fileRev;
@@ -426,35 +430,38 @@ export class Store {
         if (this.tree.current(dir) === undefined) this.tree.write(dir, { rev, kind: "dir" });
       }
     } else if (current.kind === "file") {
-      this.liveByteCount -= path.length + current.value.length;
+      this.liveByteCount -= path.length + current.size;
       this.disown(current, path);
     }
     // The store owns its bytes: a caller may reuse the buffer it handed in.
     const value = write.value.slice();
+    const size = value.length;
     const version: FileVersion =
-      session === undefined ? { rev, kind: "file", value } : { rev, kind: "file", value, session };
+      session === undefined
+        ? { rev, kind: "file", size, value }
+        : { rev, kind: "file", size, value, session };
     this.tree.write(path, version);
-    this.liveByteCount += path.length + value.length;
-    if (session !== undefined) this.sessionsById.get(session)?.files.add(path);
-    this.events.push(withSession({ rev, path, op: "set" as const, value }, version));
+    this.liveByteCount += path.length + size;
+    if (session !== undefined) this.backend.addSessionFile(session, path);
+    this.backend.pushEvent(withSession({ rev, path, op: "set" as const, value }, version));
   }
 
   /** Deletes a file that exists now, and every parent directory it leaves empty. */
   private deleteFile(path: string, rev: number): void {
     const current = this.tree.current(path);
     if (current?.kind !== "file") throw new Error(`Store: deleting ${path}, which is no file`);
-    this.liveByteCount -= path.length + current.value.length;
+    this.liveByteCount -= path.length + current.size;
     this.disown(current, path);
     this.tree.write(path, { rev, kind: "none" });
     for (const dir of ancestorsOf(path).reverse()) {
       if (this.tree.liveEntryCount(dir) > 0) break;
       this.tree.write(dir, { rev, kind: "none" });
     }
-    this.events.push({ rev, path, op: "del", value: emptyValue });
+    this.backend.pushEvent({ rev, path, op: "del", value: emptyValue });
   }
 
   private disown(version: FileVersion, path: string): void {
-    if (version.session !== undefined) this.sessionsById.get(version.session)?.files.delete(path);
+    if (version.session !== undefined) this.backend.removeSessionFile(version.session, path);
   }
 
   /** One rev. The proposer names the session; a bad name in the log fails here rather than breaking the store. */
@@ -473,14 +480,14 @@ export class Store {
       );
     }
     // Ids are random and a retry is deduplicated by its mutation id, so a live id opened again is a defect.
-    if (this.sessionsById.has(session)) return failed("OTHER", `session ${session} is already open`);
-    if (this.sessionsById.size >= this.sessionsMax) {
-      return failed(
-        "NOSPACE",
-        `${this.sessionsById.size} sessions are open, the limit; end some to make room`,
-      );
+    if (this.backend.sessionTtlMs(session) !== undefined) {
+      return failed("OTHER", `session ${session} is already open`);
     }
-    this.sessionsById.set(session, { ttlMs, files: new Set() });
+    const open = this.backend.sessionCount();
+    if (open >= this.sessionsMax) {
+      return failed("NOSPACE", `${open} sessions are open, the limit; end some to make room`);
+    }
+    this.backend.openSession(session, ttlMs);
     return { rev, session, ttlMs };
   }
 
@@ -489,13 +496,12 @@ export class Store {
    * rev each (one rev if it owns none); a session not alive consumes nothing.
    */
   private endSession(session: string): MutationOutcome {
-    const state = this.sessionsById.get(session);
-    if (state === undefined) {
+    if (this.backend.sessionTtlMs(session) === undefined) {
       const error: MutationError = { code: "NOSESSION", message: `session ${session} is not alive` };
       return { rev: this.storeRev, revsConsumed: 0, session, error };
     }
-    const paths = [...state.files].sort();
-    this.sessionsById.delete(session);
+    const paths = this.backend.sessionFiles(session);
+    this.backend.endSession(session);
     if (paths.length === 0) return { rev: ++this.storeRev, session };
     for (const path of paths) this.deleteFile(path, ++this.storeRev);
     const outcome: MutationOutcome = { rev: this.storeRev, session };
@@ -505,18 +511,14 @@ export class Store {
 
   private remember(id: string, outcome: MutationOutcome): void {
     if (this.dedupMax === 0) return;
-    this.outcomesById.set(id, outcome);
-    if (this.outcomesById.size > this.dedupMax) {
-      const oldest = this.outcomesById.keys().next();
-      if (!oldest.done) this.outcomesById.delete(oldest.value);
-    }
+    this.backend.remember(id, outcome, this.dedupMax);
   }
 
   /** Drops what no read in the window can see; amortized O(1) per rev. */
   private forgetOutsideWindow(): void {
     const oldest = this.oldestRev;
     this.tree.forgetBefore(oldest);
-    this.events.dropFirst(this.events.firstIndexFrom(oldest));
+    this.backend.forgetEventsBefore(oldest);
   }
 
   // --- Reading ---

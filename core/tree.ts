@@ -12,6 +12,7 @@
 
 import { RevList } from "./history";
 import { ancestorsOf, joinPath, nameOf, parentOf, rootPath } from "./path";
+import type { TreeStore } from "./store-backend";
 
 /**
  * What a path is from `rev` until its next version. A file's rev is the rev of
@@ -26,6 +27,8 @@ export type Version =
 export interface FileVersion {
   readonly rev: number;
   readonly kind: "file";
+  /** The value's length: what checks and counters need, without loading a value a backend keeps on disk. */
+  readonly size: number;
   readonly value: Uint8Array;
   readonly session?: string;
 }
@@ -53,7 +56,8 @@ interface WrittenVersion {
   readonly path: string;
 }
 
-export class VersionedTree {
+/** The tree in memory: the simulator's and the core tests' backend. */
+export class VersionedTree implements TreeStore {
   private readonly histories = new Map<string, PathHistory>();
   private readonly written = new RevList<WrittenVersion>();
   /** The rev of the newest version: a read at it or later is a read of now. */
@@ -210,7 +214,7 @@ export class TreeDraft implements TreeView {
   /** How much the staged writes change the sum of path and value bytes (SPEC §8). */
   bytesDelta = 0;
 
-  constructor(private readonly tree: VersionedTree) {}
+  constructor(private readonly tree: TreeStore) {}
 
   /** One entry per staged set or del; undefined for a del of a missing file, which changes nothing. */
   get writes(): readonly (StagedWrite | undefined)[] {
@@ -232,8 +236,9 @@ export class TreeDraft implements TreeView {
   set(path: string, value: Uint8Array, session: string | undefined, rev: number): void {
     const before = this.current(path);
     if (before?.kind === "dir") throw new Error(`TreeDraft.set: ${path} is a directory`);
-    this.files.set(path, { rev, kind: "file", value, ...(session === undefined ? {} : { session }) });
-    this.bytesDelta += path.length + value.length - (before ? path.length + before.value.length : 0);
+    const size = value.length;
+    this.files.set(path, { rev, kind: "file", size, value, ...(session === undefined ? {} : { session }) });
+    this.bytesDelta += path.length + size - (before ? path.length + before.size : 0);
     this.staged.push(
       session === undefined ? { op: "set", path, value } : { op: "set", path, value, session },
     );
@@ -256,7 +261,7 @@ export class TreeDraft implements TreeView {
       return;
     }
     this.files.set(path, null);
-    this.bytesDelta -= path.length + before.value.length;
+    this.bytesDelta -= path.length + before.size;
     this.staged.push({ op: "del", path });
     // Empty parent directories vanish, up to one that still holds something.
     for (let child = path; child !== rootPath; child = parentOf(child)) {

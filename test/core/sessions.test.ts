@@ -13,7 +13,8 @@ import {
   type MutationOutcome,
 } from "../../core/mutation";
 import { executeRead } from "../../core/reads";
-import { Store } from "../../core/store";
+import type { Store } from "../../core/store";
+import { newStore } from "./store-factory";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -44,7 +45,7 @@ function treeOf(store: Store): string {
 
 describe("opening a session", () => {
   it("consumes one rev and answers the session and its ttl", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([nop()]);
     expect(applyOne(store, open("S", 20_000))).toEqual({ rev: 2, session: "S", ttlMs: 20_000 });
     expect(store.rev).toBe(2);
@@ -63,7 +64,7 @@ describe("opening a session", () => {
     ["an id already open", open("live"), "OTHER"],
   ];
   it.each(refused)("with %s fails with %s, consuming its rev and opening nothing", (_, mutation, code) => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("live")]);
     const outcome = applyOne(store, mutation);
     expect(outcome.rev).toBe(2);
@@ -73,7 +74,7 @@ describe("opening a session", () => {
   });
 
   it("accepts ids of 1 and 64 characters of the whole alphabet, and the ttl bounds", () => {
-    const store = new Store();
+    const store = newStore();
     const long = `${"Az09_-".repeat(10)}abcd`;
     expect(long).toHaveLength(64);
     const outcomes = store.apply([open("a", sessionTtlMsMin), open(long, sessionTtlMsMax)]);
@@ -82,7 +83,7 @@ describe("opening a session", () => {
   });
 
   it("beyond sessionsMax fails with NOSPACE until one ends", () => {
-    const store = new Store({ sessionsMax: 2 });
+    const store = newStore({ sessionsMax: 2 });
     store.apply([open("a"), open("b")]);
     expect(applyOne(store, open("c")).error?.code).toBe("NOSPACE");
     expect(store.rev).toBe(3);
@@ -91,7 +92,7 @@ describe("opening a session", () => {
   });
 
   it("again after it ended opens a fresh session", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S"), set("/f", 0, "x", "S"), end("S")]);
     expect(applyOne(store, open("S", 5000)).error).toBeUndefined();
     expect(store.session("S")).toEqual({ session: "S", ttlMs: 5000, files: [] });
@@ -100,7 +101,7 @@ describe("opening a session", () => {
 
 describe("ending a session", () => {
   it("deletes its files in bytewise path order, one rev each, consecutive, as plain del events", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([
       open("S"), // 1
       set("/b", 0, "b", "S"), // 2
@@ -130,14 +131,14 @@ describe("ending a session", () => {
   });
 
   it("that owns one file consumes exactly one rev", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S"), set("/f", 0, "", "S")]);
     expect(applyOne(store, end("S"))).toEqual({ rev: 3, session: "S" });
     expect(store.eventsFrom(3)).toEqual([{ rev: 3, path: "/f", op: "del", value: new Uint8Array() }]);
   });
 
   it("that owns none consumes one rev and makes no event", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S")]);
     expect(applyOne(store, end("S", "", "expired"))).toEqual({ rev: 2, session: "S" });
     expect(store.rev).toBe(2);
@@ -148,7 +149,7 @@ describe("ending a session", () => {
     ["never opened", [] as Mutation[]],
     ["already ended", [open("S"), end("S")]],
   ])("that was %s fails with NOSESSION and consumes no rev", (_, before) => {
-    const store = new Store();
+    const store = newStore();
     store.apply([nop(), ...before]);
     const rev = store.rev;
     const outcome = applyOne(store, end("S"));
@@ -164,7 +165,7 @@ describe("ending a session", () => {
   });
 
   it("deletes only the files it owns at the end, not those moved away or made persistent", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([
       open("S"),
       open("T"),
@@ -186,11 +187,11 @@ describe("ending a session", () => {
   });
 
   it("is answered once: a retry with the same mutation id gets the first outcome and consumes nothing", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S", 15_000, "open-1"), set("/a", 0, "", "S"), set("/b", 0, "", "S")]);
     const first = applyOne(store, end("S", "end-1"));
     expect(first).toEqual({ rev: 5, revsConsumed: 2, session: "S" });
-    expect(applyOne(store, end("S", "end-1"))).toBe(first);
+    expect(applyOne(store, end("S", "end-1"))).toStrictEqual(first);
     expect(applyOne(store, open("S", 15_000, "open-1"))).toEqual({ rev: 1, session: "S", ttlMs: 15_000 });
     expect(store.rev).toBe(5);
     expect(store.session("S")).toBeUndefined();
@@ -199,7 +200,7 @@ describe("ending a session", () => {
 
 describe("a SET under a session", () => {
   it("makes the file owned; reads, walks and events say so; a persistent file has no session key", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S"), set("/eph", 0, "e", "S"), set("/per", 0, "p")]);
     expect(store.get("/eph")).toEqual({ value: bytes("e"), rev: 2, session: "S" });
     expect(store.stat("/eph")).toEqual({ len: 1, rev: 2, session: "S" });
@@ -218,7 +219,7 @@ describe("a SET under a session", () => {
   });
 
   it("shows the owner as it was at the rev read", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([
       open("S"), // 1
       open("T"), // 2
@@ -241,7 +242,7 @@ describe("a SET under a session", () => {
     ["ended", [open("S"), end("S")]],
   ];
   it.each(notAlive)("of a session %s fails with NOSESSION before any other check", (_, before) => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/dir/f", 0, "x"), ...before]);
     const tree = treeOf(store);
     // Each of these would fail another check too: a directory, a bad path, a bad rev.
@@ -256,7 +257,7 @@ describe("a SET under a session", () => {
   });
 
   it("DEL of an ephemeral file works as for any file and drops it from the session", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S"), set("/f", 0, "x", "S")]);
     expect(applyOne(store, del("/f", 2))).toEqual({ rev: 3 });
     expect(store.eventsFrom(3)).toEqual([{ rev: 3, path: "/f", op: "del", value: new Uint8Array() }]);
@@ -264,7 +265,7 @@ describe("a SET under a session", () => {
   });
 
   it("that fails a check leaves the owner alone", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S"), open("T"), set("/f", 0, "x", "S")]);
     expect(applyOne(store, set("/f", 0, "y", "T")).error?.code).toBe("REV_MISMATCH");
     expect(store.session("S")?.files).toEqual(["/f"]);
@@ -276,7 +277,7 @@ describe("a SET under a session", () => {
 describe("the size limit on a plain write (SPEC §8)", () => {
   // Live data counts path and value bytes: "/a" + 8 bytes = 10.
   it("refuses a SET that would grow live data past the limit, consuming its rev", () => {
-    const store = new Store({ storeBytesMax: 20 });
+    const store = newStore({ storeBytesMax: 20 });
     store.apply([set("/a", 0, "12345678")]);
     expect(store.liveBytes).toBe(10);
     const tree = treeOf(store);
@@ -292,10 +293,10 @@ describe("the size limit on a plain write (SPEC §8)", () => {
   });
 
   it("always lets through writes that do not grow it, even over the limit", () => {
-    const big = new Store({ storeBytesMax: 100 });
+    const big = newStore({ storeBytesMax: 100 });
     big.apply([set("/a", 0, "x".repeat(40)), set("/b", 0, "y".repeat(40))]);
     // The same log replayed under a lower limit: the store is over it now.
-    const store = new Store({ storeBytesMax: 10 });
+    const store = newStore({ storeBytesMax: 10 });
     store.apply([set("/a", 0, "x".repeat(8))]);
     const outcomes = store.apply([
       set("/a", -1, "z".repeat(8)), // same size
@@ -317,14 +318,14 @@ describe("the size limit on a plain write (SPEC §8)", () => {
   });
 
   it("checks the rev and the kind before the size", () => {
-    const store = new Store({ storeBytesMax: 4 });
+    const store = newStore({ storeBytesMax: 4 });
     store.apply([set("/d/f", 0, "")]);
     expect(applyOne(store, set("/d", -1, "too big")).error?.code).toBe("ISDIR");
     expect(applyOne(store, set("/d/f", 0, "too big")).error?.code).toBe("REV_MISMATCH");
   });
 
   it("counts path and value bytes of every live file", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("S"), set("/a/b", 0, "héllo"), set("/c", 0, "", "S"), set("/a/b", -1, "x")]);
     expect(store.liveBytes).toBe(4 + 1 + 2);
     store.apply([end("S")]);
@@ -333,7 +334,7 @@ describe("the size limit on a plain write (SPEC §8)", () => {
 });
 
 describe("reads of sessions and owners through executeRead", () => {
-  const store = new Store();
+  const store = newStore();
   store.apply([open("S", 5000), open("T"), set("/f", 0, "v", "S"), set("/g", 0, "w")]);
 
   it("carry session on get, stat and walk", () => {
@@ -392,7 +393,7 @@ describe("reads of sessions and owners through executeRead", () => {
 
 describe("serialize", () => {
   it("shows owners on file lines and the live sessions after the tree", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([open("T", 2000), open("S"), set("/f", 0, "a", "S"), set("/g", 0, "b")]);
     expect(store.serialize()).toBe("rev 4\n/f 3 61 S\n/g 4 62\nsession S 15000\nsession T 2000\n");
   });

@@ -5,7 +5,8 @@ import { compileGlob } from "../../core/glob";
 import { valueBytesMax } from "../../core/limits";
 import type { Mutation, MutationOutcome } from "../../core/mutation";
 import { isValidPath, splitPath } from "../../core/path";
-import { Store, type StoreEvent } from "../../core/store";
+import type { Store, StoreEvent } from "../../core/store";
+import { newStore } from "./store-factory";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);
@@ -50,14 +51,14 @@ function treeOf(store: Store): string {
 
 /** A store holding `/f` at file rev 3 (two NOPs first), `/a/b/c`, and `/a/d`. */
 function storeWithFiles(): Store {
-  const store = new Store();
+  const store = newStore();
   store.apply([nop(), nop(), set("/f", 0, "old"), set("/a/b/c", 0, "c"), set("/a/d", 0, "d")]);
   return store;
 }
 
 describe("a new store", () => {
   it("is empty at rev 0 with the root directory", () => {
-    const store = new Store();
+    const store = newStore();
     expect(store.rev).toBe(0);
     expect(store.oldestRev).toBe(0);
     expect(store.getdir("/")).toEqual([]);
@@ -69,7 +70,7 @@ describe("a new store", () => {
   });
 
   it("answers a missing file with NOENT carrying rev 0", () => {
-    const store = new Store();
+    const store = newStore();
     let thrown: unknown;
     try {
       store.get("/missing");
@@ -160,7 +161,7 @@ describe("the rev check", () => {
   });
 
   it("lets only the first of two creators win", () => {
-    const store = new Store();
+    const store = newStore();
     const [first, second] = store.apply([set("/lock", 0, "me"), set("/lock", 0, "you")]);
     expect(first).toEqual({ rev: 1 });
     expect(second?.error).toMatchObject({ code: "REV_MISMATCH", rev: 1 });
@@ -168,14 +169,14 @@ describe("the rev check", () => {
   });
 
   it("re-creates a deleted file with rev 0", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/f", 0, "1"), del("/f", 1)]);
     expect(applyOne(store, set("/f", 0, "2"))).toEqual({ rev: 3 });
     expect(store.get("/f")).toEqual({ value: bytes("2"), rev: 3 });
   });
 
   it("sets a file's rev to the rev of the change that wrote it, even with the same value", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/f", 0, "x"), nop(), set("/f", 1, "x")]);
     expect(store.get("/f")).toEqual({ value: bytes("x"), rev: 3 });
   });
@@ -221,7 +222,7 @@ describe("wrong kinds of node", () => {
   });
 
   it("stores a value of exactly valueBytesMax", () => {
-    const store = new Store();
+    const store = newStore();
     expect(applyOne(store, set("/big", 0, new Uint8Array(valueBytesMax)))).toEqual({ rev: 1 });
     expect(store.stat("/big")).toEqual({ len: valueBytesMax, rev: 1 });
   });
@@ -235,7 +236,7 @@ describe("wrong kinds of node", () => {
 
 describe("implicit directories", () => {
   it("appear with their first file and vanish with their last", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/a/b/c", 0, "1")]);
     expect(store.getdir("/")).toEqual(["a"]);
     expect(store.getdir("/a")).toEqual(["b"]);
@@ -261,7 +262,7 @@ describe("implicit directories", () => {
   });
 
   it("vanish all the way up from a deep file, stopping at a directory that still holds something", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/x/keep", 0), set("/x/y/z/w/v", 0), del("/x/y/z/w/v", -1)]);
     expect(store.getdir("/")).toEqual(["x"]);
     expect(store.getdir("/x")).toEqual(["keep"]);
@@ -269,7 +270,7 @@ describe("implicit directories", () => {
   });
 
   it("let a vanished directory's path become a file, and a file's path become a directory", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/p/q", 0, "child"), del("/p/q", -1), set("/p", 0, "file")]);
     expect(store.get("/p")).toEqual({ value: bytes("file"), rev: 3 });
     expect(codeOf(() => store.getdir("/p"))).toBe("NOTDIR");
@@ -325,7 +326,7 @@ describe("implicit directories", () => {
   });
 
   it("counts a file's length in bytes", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/u", 0, "héllo")]);
     expect(store.stat("/u")).toEqual({ len: 6, rev: 1 });
   });
@@ -350,7 +351,7 @@ describe("revs", () => {
   });
 
   it("are consumed by a NOP that changes nothing", () => {
-    const store = new Store();
+    const store = newStore();
     expect(store.apply([nop(), nop(), nop()])).toEqual([{ rev: 1 }, { rev: 2 }, { rev: 3 }]);
     expect(store.rev).toBe(3);
     expect(store.serialize()).toBe("rev 3\n");
@@ -358,7 +359,7 @@ describe("revs", () => {
   });
 
   it("apply an empty batch as nothing", () => {
-    const store = new Store();
+    const store = newStore();
     expect(store.apply([])).toEqual([]);
     expect(store.rev).toBe(0);
   });
@@ -366,7 +367,7 @@ describe("revs", () => {
 
 describe("dedup by mutation id", () => {
   it("answers a retry with the first outcome and consumes no rev", () => {
-    const store = new Store();
+    const store = newStore();
     const first = applyOne(store, set("/f", 0, "one", "req-1"));
     expect(first).toEqual({ rev: 1 });
     // A retry carries the same id; even a different body must not apply again.
@@ -377,7 +378,7 @@ describe("dedup by mutation id", () => {
   });
 
   it("answers a retry of a failed write with the same failure", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/f", 0, "x")]);
     const failed = applyOne(store, set("/f", 0, "y", "req-2"));
     expect(failed.error?.code).toBe("REV_MISMATCH");
@@ -386,7 +387,7 @@ describe("dedup by mutation id", () => {
   });
 
   it("dedups within one batch, for every kind of mutation", () => {
-    const store = new Store();
+    const store = newStore();
     const outcomes = store.apply([
       nop("n"),
       nop("n"),
@@ -400,7 +401,7 @@ describe("dedup by mutation id", () => {
   });
 
   it("never dedups an empty id", () => {
-    const store = new Store();
+    const store = newStore();
     expect(store.apply([nop(""), nop(""), set("/f", -1, "x", ""), set("/f", -1, "x", "")])).toEqual([
       { rev: 1 },
       { rev: 2 },
@@ -410,7 +411,7 @@ describe("dedup by mutation id", () => {
   });
 
   it("forgets the oldest ids beyond dedupMax", () => {
-    const store = new Store({ dedupMax: 3 });
+    const store = newStore({ dedupMax: 3 });
     store.apply([nop("a"), nop("b"), nop("c"), nop("d")]);
     expect(store.debugSizes().dedupIds).toBe(3);
     expect(applyOne(store, nop("d"))).toEqual({ rev: 4 });
@@ -423,13 +424,13 @@ describe("dedup by mutation id", () => {
   });
 
   it("with dedupMax 0 remembers nothing", () => {
-    const store = new Store({ dedupMax: 0 });
+    const store = newStore({ dedupMax: 0 });
     expect(store.apply([nop("a"), nop("a")])).toEqual([{ rev: 1 }, { rev: 2 }]);
     expect(store.debugSizes().dedupIds).toBe(0);
   });
 
   it("keeps a remembered outcome safe from callers", () => {
-    const store = new Store();
+    const store = newStore();
     const first = applyOne(store, set("/f", -1, "x", "id"));
     expect(() => {
       (first as { rev: number }).rev = 99;
@@ -440,7 +441,7 @@ describe("dedup by mutation id", () => {
 
 describe("events", () => {
   it("are made by every SET and by a DEL that removed a file, and by nothing else", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([
       set("/a", 0, "x"), // 1: event
       set("/a", 1, "x"), // 2: event, same value
@@ -464,7 +465,7 @@ describe("events", () => {
     expect(store.eventsFrom(10)).toEqual([]);
   });
 
-  const store = new Store();
+  const store = newStore();
   store.apply([
     set("/app/a", 0, "1"),
     set("/other", 0, "2"),
@@ -507,7 +508,7 @@ describe("events", () => {
 
 describe("reads at a past rev", () => {
   // A path that is a file, then nothing, then a directory, then nothing again.
-  const store = new Store();
+  const store = newStore();
   store.apply([
     set("/p", 0, "file"), // 1
     del("/p", 1), // 2
@@ -614,7 +615,7 @@ describe("reads at a past rev", () => {
 
 describe("the history window", () => {
   it("reads oldestRev and refuses oldestRev - 1 with TOO_LATE", () => {
-    const store = new Store({ historyRevs: 5 });
+    const store = newStore({ historyRevs: 5 });
     store.apply([
       set("/f", 0, "1"),
       nop(),
@@ -648,7 +649,7 @@ describe("the history window", () => {
   });
 
   it("grows from 0 until historyRevs changes have been applied", () => {
-    const store = new Store({ historyRevs: 3 });
+    const store = newStore({ historyRevs: 3 });
     const oldest: number[] = [];
     for (let i = 0; i < 6; i++) {
       store.apply([nop()]);
@@ -658,7 +659,7 @@ describe("the history window", () => {
   });
 
   it("with historyRevs 0 keeps only the current rev", () => {
-    const store = new Store({ historyRevs: 0 });
+    const store = newStore({ historyRevs: 0 });
     store.apply([set("/f", 0, "1"), set("/f", 1, "2")]);
     expect(store.get("/f", 2)).toEqual({ value: bytes("2"), rev: 2 });
     expect(codeOf(() => store.get("/f", 1))).toBe("TOO_LATE");
@@ -667,13 +668,13 @@ describe("the history window", () => {
   });
 
   it("uses historyRevsDefault (2000) when not told otherwise", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply(Array.from({ length: 2500 }, () => nop()));
     expect(store.oldestRev).toBe(500);
   });
 
   it("keeps few versions of a file overwritten 10,000 times", () => {
-    const store = new Store({ historyRevs: 10 });
+    const store = newStore({ historyRevs: 10 });
     for (let i = 0; i < 10_000; i++) store.apply([set("/hot", -1, `v${i}`)]);
     const sizes = store.debugSizes();
     expect(sizes.paths).toBe(2);
@@ -684,7 +685,7 @@ describe("the history window", () => {
   });
 
   it("forgets paths created and deleted long ago, with their directories", () => {
-    const store = new Store({ historyRevs: 10 });
+    const store = newStore({ historyRevs: 10 });
     store.apply([set("/keep/me", 0, "x")]);
     for (let i = 0; i < 5000; i++) store.apply([set(`/tmp/${i}/file`, 0, "x"), del(`/tmp/${i}/file`, -1)]);
     // The last delete is at rev oldestRev - 1 once 11 more revs are applied.
@@ -696,7 +697,7 @@ describe("the history window", () => {
   });
 
   it("keeps a live tree whole however old it is", () => {
-    const store = new Store({ historyRevs: 4 });
+    const store = newStore({ historyRevs: 4 });
     for (let i = 0; i < 300; i++) store.apply([set(`/d${i % 3}/f${i}`, 0, String(i))]);
     store.apply(Array.from({ length: 50 }, () => nop()));
     expect(store.debugSizes()).toMatchObject({ paths: 1 + 3 + 300, versions: 1 + 3 + 300 });
@@ -707,7 +708,7 @@ describe("the history window", () => {
 });
 
 describe("walk", () => {
-  const store = new Store();
+  const store = newStore();
   store.apply([
     set("/b", 0, "b"), // 1
     set("/a.x", 0, "a.x"), // 2
@@ -770,7 +771,7 @@ describe("walk", () => {
   });
 
   it("answers at most 1,000 files by default", () => {
-    const big = new Store();
+    const big = newStore();
     big.apply(Array.from({ length: 1200 }, (_, i) => set(`/many/${i}`, 0)));
     expect(big.walk("/**")).toHaveLength(1000);
     expect(big.walk("/**", undefined, 1000)).toHaveLength(200);
@@ -779,7 +780,7 @@ describe("walk", () => {
 
 describe("getdir paging", () => {
   const names = Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i));
-  const store = new Store();
+  const store = newStore();
   store.apply(names.map((name) => set(`/d/${name}`, 0)));
 
   it.each([
@@ -795,7 +796,7 @@ describe("getdir paging", () => {
   });
 
   it("pages over names deleted within the window, now and at a past rev", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([
       set("/d/a", 0),
       set("/d/b", 0),
@@ -811,7 +812,7 @@ describe("getdir paging", () => {
   });
 
   it("sorts names bytewise: digits, capitals, `-`, `.`", () => {
-    const mixed = new Store();
+    const mixed = newStore();
     mixed.apply(
       ["b", "a", "B", "A", "10", "9", "-x", ".x", "a.b", "a-b", "ab"].map((name) => set(`/${name}`, 0)),
     );
@@ -819,7 +820,7 @@ describe("getdir paging", () => {
   });
 
   it("answers at most 1,000 names by default", () => {
-    const big = new Store();
+    const big = newStore();
     big.apply(Array.from({ length: 1500 }, (_, i) => set(`/big/${i}`, 0)));
     expect(big.getdir("/big")).toHaveLength(1000);
     expect(big.getdir("/big", undefined, 1000)).toHaveLength(500);
@@ -831,7 +832,7 @@ describe("binary values", () => {
   const binary = Uint8Array.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x80, 0x0a]);
 
   it("round-trip through get, walk, events and serialize", () => {
-    const store = new Store();
+    const store = newStore();
     const all = Uint8Array.from({ length: 256 }, (_, i) => i);
     store.apply([set("/bin", 0, binary), set("/all", 0, all)]);
     expect(store.get("/bin").value).toEqual(binary);
@@ -842,7 +843,7 @@ describe("binary values", () => {
   });
 
   it("are copied in, so a caller reusing its buffer changes nothing", () => {
-    const store = new Store();
+    const store = newStore();
     const buffer = Uint8Array.from([1, 2, 3]);
     store.apply([set("/f", 0, buffer)]);
     buffer[0] = 9;
@@ -850,7 +851,7 @@ describe("binary values", () => {
   });
 
   it("store an empty value", () => {
-    const store = new Store();
+    const store = newStore();
     store.apply([set("/empty", 0, new Uint8Array())]);
     expect(store.get("/empty")).toEqual({ value: new Uint8Array(), rev: 1 });
     expect(store.stat("/empty")).toEqual({ len: 0, rev: 1 });
@@ -1032,7 +1033,7 @@ describe("against a naive model", () => {
         fc.integer({ min: 0, max: 12 }),
         fc.integer({ min: 0, max: 3 }),
         (batches, historyRevs, dedupMax) => {
-          const store = new Store({ historyRevs, dedupMax });
+          const store = newStore({ historyRevs, dedupMax });
           const model = new Model(dedupMax);
           for (const steps of batches) {
             const batch = steps.map((step) => {
@@ -1094,9 +1095,9 @@ describe("determinism", () => {
     );
     fc.assert(
       fc.property(fc.array(fc.array(arbitraryMutation, { maxLength: 6 }), { maxLength: 12 }), (batches) => {
-        const one = new Store({ historyRevs: 7 });
-        const two = new Store({ historyRevs: 7 });
-        const unbatched = new Store({ historyRevs: 7 });
+        const one = newStore({ historyRevs: 7 });
+        const two = newStore({ historyRevs: 7 });
+        const unbatched = newStore({ historyRevs: 7 });
         for (const batch of batches) {
           const outcomes = one.apply(batch);
           expect(two.apply(batch)).toEqual(outcomes);

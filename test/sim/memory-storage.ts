@@ -1,6 +1,7 @@
 // A replica's durable storage held in memory: it survives a simulated crash
 // because the simulator keeps it while it throws the Replica object away.
 
+import { MemoryStoreBackend } from "../../core/memory-store-backend";
 import { type Ballot, zeroBallot } from "../../core/paxos/ballot";
 import type { AcceptedEntry, LogEntry, Slot } from "../../core/paxos/messages";
 import type { ReplicaStorage } from "../../core/replica";
@@ -15,6 +16,13 @@ export class MemoryStorage implements ReplicaStorage {
   promised: Ballot = zeroBallot;
   readonly rows = new Map<Slot, Row>();
   writes = 0;
+  /** Kept across a simulated crash like the log, so a restarted replica replays nothing. */
+  readonly storeBackend = new MemoryStoreBackend();
+
+  /** Nothing here can fail halfway, so there is nothing to roll back. */
+  atomically<T>(work: () => T): T {
+    return work();
+  }
 
   loadPromise(): Ballot {
     return this.promised;

@@ -1,0 +1,495 @@
+// The store's state in the acceptor's SQLite database, beside the Paxos log.
+// The replica applies a chosen slot inside the transaction that records it
+// (sqlite-storage.ts, `atomically`), so the store on disk is always the store
+// at the applied slot: a restart loads nothing, and memory holds only the
+// rows being read plus a byte-bounded cache of values.
+//
+// The tables mirror tree.ts's VersionedTree: a row per path with a history
+// (present now, or at some rev in the window), a row per version, and the
+// queue of versions written, which forgetBefore consumes as the window moves.
+
+import { assert } from "../core/assert";
+import { storeValueCacheBytesMax } from "../core/limits";
+import type { MutationOutcome } from "../core/mutation";
+import { joinPath, nameOf, parentOf, rootPath } from "../core/path";
+import type { StoreBackend, StoreCounters, StoredEvent, TreeStore } from "../core/store-backend";
+import type { Entry, FileVersion, PresentVersion, Version } from "../core/tree";
+
+type SqlValue = string | number | null | ArrayBuffer | Uint8Array;
+
+/** The part of the Durable Object's `SqlStorage` this file uses; tests hand in node:sqlite behind the same shape. */
+export interface SqlExec {
+  exec(query: string, ...bindings: SqlValue[]): { toArray(): Record<string, unknown>[] };
+}
+
+const kindCodes = { none: 0, file: 1, dir: 2 } as const;
+const opCodes = { set: 1, del: 2 } as const;
+/** Names read per query while listing a directory, so that a large one is never loaded whole. */
+const namesPageSize = 256;
+
+const schema = [
+  `CREATE TABLE IF NOT EXISTS store_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS store_paths (
+     path TEXT PRIMARY KEY, parent TEXT NOT NULL, name TEXT NOT NULL, live_children INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS store_paths_by_parent ON store_paths (parent, name)`,
+  `CREATE TABLE IF NOT EXISTS store_versions (
+     path TEXT NOT NULL, rev INTEGER NOT NULL, kind INTEGER NOT NULL, size INTEGER NOT NULL,
+     value BLOB, session TEXT, PRIMARY KEY (path, rev))`,
+  `CREATE TABLE IF NOT EXISTS store_written (seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL, path TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS store_events (rev INTEGER PRIMARY KEY, path TEXT NOT NULL, op INTEGER NOT NULL, session TEXT)`,
+  `CREATE TABLE IF NOT EXISTS store_outcomes (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, outcome TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS store_sessions (session TEXT PRIMARY KEY, ttl_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS store_session_files (session TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (session, path))`,
+];
+
+/** The tables this backend owns, for a reset before a state transfer and for the benchmark's row counts. */
+export const storeTables = [
+  "store_state",
+  "store_paths",
+  "store_versions",
+  "store_written",
+  "store_events",
+  "store_outcomes",
+  "store_sessions",
+  "store_session_files",
+] as const;
+
+function bytesOf(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  // SQLite hands an empty blob back as null on some hosts.
+  if (value === null || value === undefined) return new Uint8Array(0);
+  throw new Error(`sqlite store: expected a blob, got ${typeof value}`);
+}
+
+/** What an entry of the cache costs beyond its value's bytes: its key and the Map's own entry, roughly. */
+const cacheEntryOverheadBytes = 256;
+
+/**
+ * Values by (path, rev), least recently used first out, bounded by their
+ * bytes plus a cost per entry (else a million tiny values would fit). A version's value
+ * never changes once written (a rolled-back apply is redone from the same
+ * chosen slot, giving the same value), so an entry is never stale.
+ */
+export class ValueCache {
+  private readonly entries = new Map<string, Uint8Array>();
+  private bytes = 0;
+
+  constructor(private readonly bytesMax: number) {}
+
+  /** What the cache counts against its bound now. */
+  get costBytes(): number {
+    return this.bytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  put(key: string, value: Uint8Array): void {
+    if (cost(key, value) > this.bytesMax || this.entries.has(key)) return;
+    this.entries.set(key, value);
+    this.bytes += cost(key, value);
+    for (const [oldKey, old] of this.entries) {
+      if (this.bytes <= this.bytesMax) break;
+      this.entries.delete(oldKey);
+      this.bytes -= cost(oldKey, old);
+    }
+  }
+}
+
+function cost(key: string, value: Uint8Array): number {
+  return value.length + key.length * 2 + cacheEntryOverheadBytes;
+}
+
+class SqliteTree implements TreeStore {
+  private latestRev: number;
+
+  constructor(
+    private readonly sql: SqlExec,
+    private readonly backend: SqliteStoreBackend,
+    private readonly cache: ValueCache,
+  ) {
+    this.latestRev = backend.stateValue("tree_latest_rev");
+  }
+
+  current(path: string): PresentVersion | undefined {
+    return this.present(this.lastVersionRow(path, Number.MAX_SAFE_INTEGER), path);
+  }
+
+  at(path: string, rev: number): PresentVersion | undefined {
+    return this.present(this.lastVersionRow(path, rev), path);
+  }
+
+  liveEntryCount(dir: string): number {
+    const row = this.sql.exec(`SELECT live_children FROM store_paths WHERE path = ?`, dir).toArray()[0];
+    return row === undefined ? 0 : (row.live_children as number);
+  }
+
+  *entriesAt(dir: string, rev: number, offset = 0): Generator<Entry> {
+    const row = this.sql
+      .exec(
+        `SELECT live_children, (SELECT count(*) FROM store_paths WHERE parent = ?1) AS names
+         FROM store_paths WHERE path = ?1`,
+        dir,
+      )
+      .toArray()[0];
+    if (row === undefined) return;
+    let toSkip = offset;
+    let after: string | undefined;
+    // When every name is present, the offset-th entry is the offset-th name (tree.ts does the same).
+    if (rev >= this.latestRev && row.live_children === row.names && offset > 0) {
+      const before = this.sql
+        .exec(`SELECT name FROM store_paths WHERE parent = ? ORDER BY name LIMIT 1 OFFSET ?`, dir, offset - 1)
+        .toArray()[0];
+      if (before === undefined) return;
+      after = before.name as string;
+      toSkip = 0;
+    }
+    for (;;) {
+      const names = (
+        after === undefined
+          ? this.sql.exec(
+              `SELECT name FROM store_paths WHERE parent = ? ORDER BY name LIMIT ?`,
+              dir,
+              namesPageSize,
+            )
+          : this.sql.exec(
+              `SELECT name FROM store_paths WHERE parent = ? AND name > ? ORDER BY name LIMIT ?`,
+              dir,
+              after,
+              namesPageSize,
+            )
+      )
+        .toArray()
+        .map((r) => r.name as string);
+      for (const name of names) {
+        const path = joinPath(dir, name);
+        const version = this.at(path, rev);
+        if (version === undefined) continue;
+        if (toSkip > 0) toSkip--;
+        else yield { name, path, version };
+      }
+      if (names.length < namesPageSize) return;
+      after = names[names.length - 1];
+    }
+  }
+
+  write(path: string, version: Version): void {
+    if (path === rootPath) throw new Error("SqliteTree.write: the root is never written");
+    const parent = parentOf(path);
+    if (!this.hasHistory(parent)) throw new Error(`SqliteTree.write: ${path} has no parent history`);
+    const known = this.hasHistory(path);
+    const last = known ? this.lastVersionRow(path, Number.MAX_SAFE_INTEGER) : undefined;
+    if (!known) {
+      this.sql.exec(
+        `INSERT INTO store_paths (path, parent, name, live_children) VALUES (?, ?, ?, 0)`,
+        path,
+        parent,
+        nameOf(path),
+      );
+    }
+    assert(
+      last === undefined || (last.rev as number) <= version.rev,
+      () => `sqlite store: ${path} written at rev ${version.rev} after rev ${last?.rev}`,
+    );
+    const wasPresent = last !== undefined && last.kind !== kindCodes.none;
+    if (version.kind === "file") {
+      this.sql.exec(
+        `INSERT INTO store_versions (path, rev, kind, size, value, session) VALUES (?, ?, ?, ?, ?, ?)`,
+        path,
+        version.rev,
+        kindCodes.file,
+        version.size,
+        version.value,
+        version.session ?? null,
+      );
+      this.cache.put(cacheKey(path, version.rev), version.value);
+    } else {
+      this.sql.exec(
+        `INSERT INTO store_versions (path, rev, kind, size) VALUES (?, ?, ?, 0)`,
+        path,
+        version.rev,
+        kindCodes[version.kind],
+      );
+    }
+    this.sql.exec(`INSERT INTO store_written (rev, path) VALUES (?, ?)`, version.rev, path);
+    if (version.rev !== this.latestRev) {
+      this.latestRev = version.rev;
+      this.backend.setStateValue("tree_latest_rev", version.rev);
+    }
+    const isPresent = version.kind !== "none";
+    if (wasPresent !== isPresent) {
+      this.sql.exec(
+        `UPDATE store_paths SET live_children = live_children + ? WHERE path = ?`,
+        isPresent ? 1 : -1,
+        parent,
+      );
+    }
+  }
+
+  forgetBefore(oldest: number): void {
+    for (;;) {
+      const next = this.sql
+        .exec(`SELECT seq, rev, path FROM store_written ORDER BY seq LIMIT 1`)
+        .toArray()[0];
+      if (next === undefined || (next.rev as number) > oldest) return;
+      this.sql.exec(`DELETE FROM store_written WHERE seq = ?`, next.seq as number);
+      this.forgetPathBefore(next.path as string, oldest);
+    }
+  }
+
+  debugSizes(): { paths: number; versions: number; pendingVersions: number } {
+    return {
+      paths: this.count("store_paths"),
+      versions: this.count("store_versions"),
+      pendingVersions: this.count("store_written"),
+    };
+  }
+
+  /** Loads a file version's value, from the cache or from its row; the version must still be kept. */
+  valueOf(path: string, rev: number): Uint8Array {
+    const key = cacheKey(path, rev);
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.sql
+      .exec(
+        `SELECT value FROM store_versions WHERE path = ? AND rev = ? AND kind = ?`,
+        path,
+        rev,
+        kindCodes.file,
+      )
+      .toArray()[0];
+    assert(row !== undefined, () => `sqlite store: the value of ${path} at rev ${rev} is gone`);
+    // A copy: a host may reuse the buffer it returned.
+    const value = bytesOf(row.value).slice();
+    this.cache.put(key, value);
+    return value;
+  }
+
+  private forgetPathBefore(path: string, oldest: number): void {
+    if (!this.hasHistory(path)) return; // already dropped on an earlier version's turn
+    const inForce = this.lastVersionRow(path, oldest);
+    if (inForce !== undefined) {
+      this.sql.exec(`DELETE FROM store_versions WHERE path = ? AND rev < ?`, path, inForce.rev as number);
+    }
+    const rows = this.sql
+      .exec(`SELECT rev, kind FROM store_versions WHERE path = ? ORDER BY rev LIMIT 2`, path)
+      .toArray();
+    const only = rows.length === 1 ? rows[0] : undefined;
+    if (only === undefined || only.kind !== kindCodes.none || (only.rev as number) > oldest) return;
+    // A child is absent whenever its parent is, and its last version was queued no later, so it is gone already.
+    const child = this.sql.exec(`SELECT 1 FROM store_paths WHERE parent = ? LIMIT 1`, path).toArray();
+    assert(child.length === 0, () => `sqlite store: dropping ${path} before its children`);
+    this.sql.exec(`DELETE FROM store_versions WHERE path = ?`, path);
+    this.sql.exec(`DELETE FROM store_paths WHERE path = ?`, path);
+  }
+
+  private hasHistory(path: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM store_paths WHERE path = ?`, path).toArray().length > 0;
+  }
+
+  private lastVersionRow(path: string, atRev: number): Record<string, unknown> | undefined {
+    return this.sql
+      .exec(
+        `SELECT rev, kind, size, session FROM store_versions WHERE path = ? AND rev <= ? ORDER BY rev DESC LIMIT 1`,
+        path,
+        atRev,
+      )
+      .toArray()[0];
+  }
+
+  private present(row: Record<string, unknown> | undefined, path: string): PresentVersion | undefined {
+    if (row === undefined || row.kind === kindCodes.none) return undefined;
+    const rev = row.rev as number;
+    if (row.kind === kindCodes.dir) return { rev, kind: "dir" };
+    const session = row.session as string | null;
+    const version = { rev, kind: "file", size: row.size as number, ...(session === null ? {} : { session }) };
+    // The value is read only when asked for: a check or a STAT needs the size alone.
+    Object.defineProperty(version, "value", { enumerable: true, get: () => this.valueOf(path, rev) });
+    return version as FileVersion;
+  }
+
+  private count(table: string): number {
+    return this.sql.exec(`SELECT count(*) AS n FROM ${table}`).toArray()[0]?.n as number;
+  }
+}
+
+function cacheKey(path: string, rev: number): string {
+  return `${rev} ${path}`;
+}
+
+export class SqliteStoreBackend implements StoreBackend {
+  readonly tree: SqliteTree;
+
+  constructor(
+    private readonly sql: SqlExec,
+    valueCacheBytesMax = storeValueCacheBytesMax,
+  ) {
+    for (const statement of schema) sql.exec(statement);
+    // The root always exists and is never written, so its history is this one version.
+    sql.exec(
+      `INSERT OR IGNORE INTO store_paths (path, parent, name, live_children) VALUES (?, '', '', 0)`,
+      rootPath,
+    );
+    sql.exec(
+      `INSERT OR IGNORE INTO store_versions (path, rev, kind, size) VALUES (?, 0, ?, 0)`,
+      rootPath,
+      kindCodes.dir,
+    );
+    this.tree = new SqliteTree(sql, this, new ValueCache(valueCacheBytesMax));
+  }
+
+  stateValue(key: string): number {
+    const row = this.sql.exec(`SELECT value FROM store_state WHERE key = ?`, key).toArray()[0];
+    return row === undefined ? 0 : (row.value as number);
+  }
+
+  setStateValue(key: string, value: number): void {
+    this.sql.exec(
+      `INSERT INTO store_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      key,
+      value,
+    );
+  }
+
+  loadCounters(): StoreCounters {
+    return { rev: this.stateValue("rev"), liveBytes: this.stateValue("live_bytes") };
+  }
+
+  saveCounters(counters: StoreCounters): void {
+    this.setStateValue("rev", counters.rev);
+    this.setStateValue("live_bytes", counters.liveBytes);
+  }
+
+  appliedSlot(): number {
+    return this.stateValue("applied_slot");
+  }
+
+  setAppliedSlot(slot: number): void {
+    this.setStateValue("applied_slot", slot);
+  }
+
+  pushEvent(event: StoredEvent): void {
+    this.sql.exec(
+      `INSERT INTO store_events (rev, path, op, session) VALUES (?, ?, ?, ?)`,
+      event.rev,
+      event.path,
+      opCodes[event.op],
+      event.session ?? null,
+    );
+  }
+
+  eventsFrom(fromRev: number): StoredEvent[] {
+    const rows = this.sql
+      .exec(`SELECT rev, path, op, session FROM store_events WHERE rev >= ? ORDER BY rev`, fromRev)
+      .toArray();
+    return rows.map((row) => {
+      const rev = row.rev as number;
+      const path = row.path as string;
+      const session = row.session as string | null;
+      if (row.op === opCodes.del) return { rev, path, op: "del", value: new Uint8Array(0) };
+      const event = { rev, path, op: "set", ...(session === null ? {} : { session }) };
+      // A set's value is its version's, kept while the event is in the window; read on demand.
+      Object.defineProperty(event, "value", { enumerable: true, get: () => this.tree.valueOf(path, rev) });
+      return event as StoredEvent;
+    });
+  }
+
+  forgetEventsBefore(oldest: number): void {
+    this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, oldest);
+  }
+
+  eventCount(): number {
+    return this.count("store_events");
+  }
+
+  outcome(id: string): MutationOutcome | undefined {
+    const row = this.sql.exec(`SELECT outcome FROM store_outcomes WHERE id = ?`, id).toArray()[0];
+    return row === undefined ? undefined : deepFreeze(JSON.parse(row.outcome as string) as MutationOutcome);
+  }
+
+  remember(id: string, outcome: MutationOutcome, idsMax: number): void {
+    const row = this.sql
+      .exec(
+        `INSERT INTO store_outcomes (id, outcome) VALUES (?, ?) RETURNING seq`,
+        id,
+        JSON.stringify(outcome),
+      )
+      .toArray()[0];
+    assert(typeof row?.seq === "number", "sqlite store: an outcome row without its seq");
+    // Rows go in at the back and leave at the front, so their seqs are one run: the oldest beyond idsMax are those below.
+    this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, row.seq - idsMax);
+  }
+
+  outcomeCount(): number {
+    return this.count("store_outcomes");
+  }
+
+  sessionTtlMs(session: string): number | undefined {
+    const row = this.sql.exec(`SELECT ttl_ms FROM store_sessions WHERE session = ?`, session).toArray()[0];
+    return row === undefined ? undefined : (row.ttl_ms as number);
+  }
+
+  openSession(session: string, ttlMs: number): void {
+    this.sql.exec(`INSERT INTO store_sessions (session, ttl_ms) VALUES (?, ?)`, session, ttlMs);
+  }
+
+  endSession(session: string): void {
+    this.sql.exec(`DELETE FROM store_sessions WHERE session = ?`, session);
+    this.sql.exec(`DELETE FROM store_session_files WHERE session = ?`, session);
+  }
+
+  sessionFiles(session: string): string[] {
+    return this.sql
+      .exec(`SELECT path FROM store_session_files WHERE session = ? ORDER BY path`, session)
+      .toArray()
+      .map((row) => row.path as string);
+  }
+
+  addSessionFile(session: string, path: string): void {
+    if (this.sessionTtlMs(session) === undefined) return;
+    this.sql.exec(`INSERT OR IGNORE INTO store_session_files (session, path) VALUES (?, ?)`, session, path);
+  }
+
+  removeSessionFile(session: string, path: string): void {
+    this.sql.exec(`DELETE FROM store_session_files WHERE session = ? AND path = ?`, session, path);
+  }
+
+  sessionList(offset: number, limit: number): { session: string; ttlMs: number }[] {
+    return this.sql
+      .exec(
+        `SELECT session, ttl_ms FROM store_sessions ORDER BY session LIMIT ? OFFSET ?`,
+        Number.isFinite(limit) ? limit : -1,
+        offset,
+      )
+      .toArray()
+      .map((row) => ({ session: row.session as string, ttlMs: row.ttl_ms as number }));
+  }
+
+  sessionCount(): number {
+    return this.count("store_sessions");
+  }
+
+  private count(table: string): number {
+    return this.sql.exec(`SELECT count(*) AS n FROM ${table}`).toArray()[0]?.n as number;
+  }
+}
+
+/** Outcomes are shared with every retry, so none may be changed (store.ts freezes its own the same way). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

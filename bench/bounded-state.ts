@@ -1,0 +1,237 @@
+// `npm run bench:state`: does an acceptor's state stay bounded (issue 11)?
+// Against the local cluster under `wrangler dev` (loopback, a fresh state
+// folder), it measures
+//   (a) the resident memory of the workerd processes before and after 300
+//       PUTs of a 1 MiB value to one file;
+//   (b) how long all five acceptors take to reload (the fault switch's crash,
+//       timed as the POST that answers once every one is built again) near an
+//       empty store, and again after many small writes;
+//   (c) each acceptor's SQLite file: its size and the rows of its chosen log
+//       and of the store's tables.
+// Every loop is bounded in count and in time. Figures go to stdout as text
+// and JSON; docs/RELIABILITY.md ("Bounded state") quotes them.
+
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { Agent } from "node:http";
+import { DatabaseSync } from "node:sqlite";
+import { storeTables } from "../acceptors/sqlite-store-backend";
+import { send } from "./load";
+import { startWranglerDev } from "./wrangler-dev";
+
+const bigValueBytes = 1024 * 1024;
+const bigPuts = Number(process.env.BENCH_BIG_PUTS ?? 300);
+/** Small writes for the reload phase: at most this many, and at most this long. */
+const smallWritesMax = Number(process.env.BENCH_SMALL_WRITES ?? 200_000);
+const smallWritesMs = Number(process.env.BENCH_SMALL_WRITES_MS ?? 300_000);
+const smallWriteClients = Number(process.env.BENCH_CLIENTS ?? 64);
+const reloadRepeats = 3;
+
+interface Rss {
+  runtimeMb: number;
+  proxyMb: number;
+}
+
+function vmRssKb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0; // Gone.
+  }
+}
+
+function mb(kb: number): number {
+  return Math.round(kb / 102.4) / 10;
+}
+
+/** The SQLite files the runtime workerd holds open: one per Durable Object that has storage. */
+function sqliteFiles(pids: number[]): string[] {
+  const files = new Set<string>();
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (target.endsWith(".sqlite")) files.add(target);
+      } catch {
+        // Closed while we looked.
+      }
+    }
+  }
+  return [...files].sort();
+}
+
+interface FileFigures {
+  file: string;
+  bytes: number;
+  walBytes: number;
+  rows: Record<string, number>;
+}
+
+function sqliteFigures(file: string): FileFigures {
+  const size = (path: string) => {
+    try {
+      return statSync(path).size;
+    } catch {
+      return 0;
+    }
+  };
+  const rows: Record<string, number> = {};
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    const tables = new Set(
+      (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map(
+        (t) => t.name,
+      ),
+    );
+    for (const table of ["log", ...storeTables]) {
+      if (tables.has(table))
+        rows[table] = (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    }
+  } finally {
+    db.close();
+  }
+  return { file: file.split("/").at(-1) ?? file, bytes: size(file), walBytes: size(`${file}-wal`), rows };
+}
+
+/** Up to smallWritesMax PUTs of one byte, from smallWriteClients clients at once, for at most smallWritesMs. */
+async function smallWrites(url: string): Promise<{ writes: number; errors: number; seconds: number }> {
+  const target = new URL(url);
+  const agent = new Agent({ keepAlive: true, maxSockets: smallWriteClients });
+  const perClient = Math.ceil(smallWritesMax / smallWriteClients);
+  const started = performance.now();
+  const deadline = started + smallWritesMs;
+  let writes = 0;
+  let errors = 0;
+  const client = async (id: number) => {
+    for (let n = 0; n < perClient && performance.now() < deadline; n++) {
+      try {
+        const path = `/v1/files/bench/small/${id}/${n % 100}?rev=-1`;
+        await send(agent, target, { method: "PUT", path, body: Buffer.from("v") }, 30_000);
+        writes++;
+      } catch {
+        errors++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: smallWriteClients }, (_, id) => client(id)));
+  agent.destroy();
+  return { writes, errors, seconds: Math.round((performance.now() - started) / 100) / 10 };
+}
+
+async function main(): Promise<void> {
+  const dev = await startWranglerDev({
+    config: "wrangler.toml",
+    healthPath: "/v1/health",
+  });
+  const target = new URL(dev.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const rss = (): Rss => {
+    let runtime = 0;
+    let proxy = 0;
+    for (const p of dev.processes()) {
+      if (p.role === "workerd (runtime)") runtime += vmRssKb(p.pid);
+      else if (p.role === "workerd (proxy)") proxy += vmRssKb(p.pid);
+    }
+    return { runtimeMb: mb(runtime), proxyMb: mb(proxy) };
+  };
+  const put = (path: string, body: Buffer) =>
+    send(agent, target, { method: "PUT", path: `/v1/files${path}?rev=-1`, body }, 30_000);
+  const health = async () =>
+    JSON.parse((await send(agent, target, { method: "GET", path: "/v1/health" }, 10_000)).toString()) as {
+      rev: number;
+    };
+  const reloadMs = async (): Promise<number[]> => {
+    const times: number[] = [];
+    for (let i = 0; i < reloadRepeats; i++) {
+      const started = performance.now();
+      await send(
+        agent,
+        target,
+        {
+          method: "POST",
+          path: "/v1/faults",
+          body: Buffer.from(JSON.stringify({ acceptor: "*", mode: "crash" })),
+          headers: { "Content-Type": "application/json" },
+        },
+        120_000,
+      );
+      times.push(Math.round(performance.now() - started));
+      // A write after each reload, so that the next crash finds every acceptor awake and serving.
+      await put("/bench/after-reload", Buffer.from(String(i)));
+    }
+    return times;
+  };
+  const results: Record<string, unknown> = {};
+  try {
+    // Wake every acceptor with a few writes, so that "before" is a running cluster.
+    for (let i = 0; i < 20; i++) await put(`/bench/warm/${i}`, Buffer.from("x"));
+    results.reloadEmptyMs = await reloadMs();
+    results.revEmpty = (await health()).rev;
+
+    const before = rss();
+    const big = Buffer.alloc(bigValueBytes, 7);
+    const bigStarted = performance.now();
+    // A leak grows with every PUT; garbage and caches level off: the samples on the way say which.
+    const rssOnTheWay: { puts: number; runtimeMb: number }[] = [];
+    for (let i = 0; i < bigPuts; i++) {
+      big.writeUInt32BE(i, 0); // every value differs, as real writes would
+      await put("/bench/big", big);
+      if ((i + 1) % 50 === 0) rssOnTheWay.push({ puts: i + 1, runtimeMb: rss().runtimeMb });
+    }
+    const bigSeconds = (performance.now() - bigStarted) / 1000;
+    const after = rss();
+    results.memory = {
+      before,
+      after,
+      rssOnTheWay,
+      puts: bigPuts,
+      valueBytes: bigValueBytes,
+      seconds: bigSeconds,
+    };
+    console.log(`(a) RSS runtime ${before.runtimeMb} → ${after.runtimeMb} MB after ${bigPuts} PUTs of 1 MiB`);
+
+    if (smallWritesMax > 0) await writeAndReload(results);
+  } finally {
+    agent.destroy();
+    await dev.stop();
+  }
+  console.log(JSON.stringify(results, null, 2));
+
+  /** (b) and (c): small writes, reloads after them, and what SQLite then holds. */
+  async function writeAndReload(results: Record<string, unknown>): Promise<void> {
+    const small = await smallWrites(dev.url);
+    results.smallWrites = small;
+    const revAfter = (await health()).rev;
+    results.revAfterWrites = revAfter;
+    console.log(
+      `(b) ${small.writes} small writes (${small.errors} errors) in ${small.seconds} s; store rev ${revAfter}`,
+    );
+    results.memoryAfterSmallWrites = rss();
+    results.reloadAfterMs = await reloadMs();
+    results.memoryAfterReload = rss();
+    console.log(
+      `(b) reload of all five: near empty ${JSON.stringify(results.reloadEmptyMs)} ms, after ${JSON.stringify(results.reloadAfterMs)} ms`,
+    );
+
+    const runtimePids = dev
+      .processes()
+      .filter((p) => p.role === "workerd (runtime)")
+      .map((p) => p.pid);
+    const files = sqliteFiles(runtimePids).map(sqliteFigures);
+    results.sqlite = files;
+    for (const f of files) {
+      console.log(
+        `(c) ${f.file}: ${mb(f.bytes / 1024)} MB (+ WAL ${mb(f.walBytes / 1024)} MB) rows ${JSON.stringify(f.rows)}`,
+      );
+    }
+  }
+}
+
+await main();
