@@ -8,7 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { CatchUp } from "../core/catch-up";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import { catchUpMs, followEveryMs, replicaWaitersMax } from "../core/limits";
 import {
   decodeMembership,
@@ -238,7 +238,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       const atRev = request.rev ?? store.rev;
       try {
         if (atRev > store.rev && !(await this.until(() => store.rev >= atRev, deadline))) {
-          throw new DoozerError(
+          throw new CodedError(
             "TIMEOUT",
             `rev ${atRev} was not reached in ${request.timeoutMs} ms (store rev ${store.rev})`,
           );
@@ -532,7 +532,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   private until(condition: () => boolean, deadline: number): Promise<boolean> {
     if (condition()) return Promise.resolve(true);
     if (this.waiters.size >= replicaWaitersMax) {
-      throw new DoozerError(
+      throw new CodedError(
         "NO_QUORUM",
         `${this.name} has ${replicaWaitersMax} requests waiting already; try again`,
       );

@@ -12,7 +12,7 @@
 // client reconnects and resumes at its last seen rev + 1.
 
 import * as args from "../core/args";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import { type FrameId, isFrameId, isVerb, type RequestFrame } from "../core/frames";
 import { compileGlob, type Glob } from "../core/glob";
 import { catchUpMs, socketInflightMax, socketSessionsMax, socketWatchesMax } from "../core/limits";
@@ -212,7 +212,7 @@ export class ClientSockets {
 
   private async handle(ws: WebSocket, frame: RequestFrame): Promise<Record<string, unknown> | undefined> {
     const { verb } = frame;
-    if (!isVerb(verb)) throw new DoozerError("UNKNOWN_VERB", `unknown verb ${JSON.stringify(verb)}`);
+    if (!isVerb(verb)) throw new CodedError("UNKNOWN_VERB", `unknown verb ${JSON.stringify(verb)}`);
     const fault = this.host.fault();
     if (fault.mode === "slow") await new Promise((r) => setTimeout(r, fault.delayMs));
     if (verb === "ACCESS") {
@@ -231,7 +231,7 @@ export class ClientSockets {
         return undefined;
       case "CANCEL": {
         if (!isFrameId(frame.watch))
-          throw new DoozerError("MISSING_ARG", "watch is required: the id of the WATCH to end");
+          throw new CodedError("MISSING_ARG", "watch is required: the id of the WATCH to end");
         this.remove(attachment(ws).socket, frame.watch);
         return {};
       }
@@ -242,7 +242,7 @@ export class ClientSockets {
         try {
           return await this.host.runtime().verbs.run(verb, frame, this.host.ctx);
         } catch (error) {
-          if (error instanceof DoozerError && error.code === "NOSESSION" && typeof frame.session === "string")
+          if (error instanceof CodedError && error.code === "NOSESSION" && typeof frame.session === "string")
             this.sessions.release(frame.session);
           throw error;
         } finally {
@@ -258,7 +258,7 @@ export class ClientSockets {
   private async session(ws: WebSocket, frame: RequestFrame): Promise<Record<string, unknown>> {
     const { socket } = attachment(ws);
     if (!this.sessions.hasRoom(socket))
-      throw new DoozerError("TOO_LARGE", `at most ${socketSessionsMax} sessions may be held by one socket`);
+      throw new CodedError("TOO_LARGE", `at most ${socketSessionsMax} sessions may be held by one socket`);
     const verbs = this.host.runtime().verbs;
     const attaching = frame.session !== undefined && frame.session !== null;
     const answer = attaching ? await verbs.keepAlive(frame) : await verbs.openSession(frame, this.host.ctx);
@@ -276,9 +276,9 @@ export class ClientSockets {
     const { socket } = attachment(ws);
     const perSocket = this.watches.get(socket);
     if (perSocket?.has(key(frame.id)))
-      throw new DoozerError("BAD_REQUEST", `a watch with id ${frame.id} is running`);
+      throw new CodedError("BAD_REQUEST", `a watch with id ${frame.id} is running`);
     if ((perSocket?.size ?? 0) >= socketWatchesMax) {
-      throw new DoozerError("TOO_LARGE", `at most ${socketWatchesMax} watches may run on one socket`);
+      throw new CodedError("TOO_LARGE", `at most ${socketWatchesMax} watches may run on one socket`);
     }
     const explicit = frame.rev === undefined || frame.rev === null ? undefined : args.waitRev(frame.rev);
     // Bring this replica up to the linearizable point: a watch with no rev starts after it,
@@ -295,7 +295,7 @@ export class ClientSockets {
     }
     const store = this.host.store();
     if (from < store.oldestRev) {
-      throw new DoozerError(
+      throw new CodedError(
         "TOO_LATE",
         `rev ${from} is older than the history window, which starts at ${store.oldestRev}`,
       );
@@ -343,9 +343,9 @@ export class ClientSockets {
 }
 
 function requireAccess(access: Attachment["access"], verb: string): void {
-  if (access === "none") throw new DoozerError("UNAUTHORIZED", "send ACCESS with a token first");
+  if (access === "none") throw new CodedError("UNAUTHORIZED", "send ACCESS with a token first");
   if (access === "read-only" && writeVerbs.has(verb))
-    throw new DoozerError("READONLY", "this token may only read");
+    throw new CodedError("READONLY", "this token may only read");
 }
 
 function attachment(ws: WebSocket): Attachment {

@@ -2,7 +2,7 @@
 // WebSocket) checked into numbers, each with the SPEC's error: MISSING_ARG
 // when absent or malformed, RANGE when out of range.
 
-import { DoozerError } from "./errors";
+import { CodedError } from "./errors";
 import {
   pageEntriesMax,
   revAbsMax,
@@ -33,10 +33,10 @@ function integer(raw: Raw, name: string): number | undefined {
         ? BigInt(raw)
         : undefined;
   if (exact === undefined) {
-    throw new DoozerError("MISSING_ARG", `${name} must be a decimal integer, not ${JSON.stringify(raw)}`);
+    throw new CodedError("MISSING_ARG", `${name} must be a decimal integer, not ${JSON.stringify(raw)}`);
   }
   if (exact > BigInt(revAbsMax) || exact < -BigInt(revAbsMax)) {
-    throw new DoozerError("MISSING_ARG", `${name} must be an integer within ±2^53, not ${raw}`);
+    throw new CodedError("MISSING_ARG", `${name} must be an integer within ±2^53, not ${raw}`);
   }
   return Number(exact);
 }
@@ -45,7 +45,7 @@ function integer(raw: Raw, name: string): number | undefined {
 export function writeRev(raw: Raw): number {
   const rev = integer(raw, "rev");
   if (rev === undefined)
-    throw new DoozerError("MISSING_ARG", "rev is required: 0 to create, -1 to clobber, or the file's rev");
+    throw new CodedError("MISSING_ARG", "rev is required: 0 to create, -1 to clobber, or the file's rev");
   return rev;
 }
 
@@ -53,27 +53,27 @@ export function writeRev(raw: Raw): number {
 export function readRev(raw: Raw): number | undefined {
   const rev = integer(raw, "rev");
   if (rev !== undefined && rev < 0)
-    throw new DoozerError("MISSING_ARG", `rev to read at must be 0 or more, not ${rev}`);
+    throw new CodedError("MISSING_ARG", `rev to read at must be 0 or more, not ${rev}`);
   return rev;
 }
 
 /** The rev WAIT starts from. Required. */
 export function waitRev(raw: Raw): number {
   const rev = readRev(raw);
-  if (rev === undefined) throw new DoozerError("MISSING_ARG", "rev is required: the first rev to wait for");
+  if (rev === undefined) throw new CodedError("MISSING_ARG", "rev is required: the first rev to wait for");
   return rev;
 }
 
 export function offset(raw: Raw): number {
   const value = integer(raw, "offset") ?? 0;
-  if (value < 0) throw new DoozerError("RANGE", `offset must be 0 or more, not ${value}`);
+  if (value < 0) throw new CodedError("RANGE", `offset must be 0 or more, not ${value}`);
   return value;
 }
 
 export function limit(raw: Raw): number {
   const value = integer(raw, "limit") ?? pageEntriesMax;
   if (value < 1 || value > pageEntriesMax) {
-    throw new DoozerError("RANGE", `limit must be from 1 to ${pageEntriesMax}, not ${value}`);
+    throw new CodedError("RANGE", `limit must be from 1 to ${pageEntriesMax}, not ${value}`);
   }
   return value;
 }
@@ -81,7 +81,7 @@ export function limit(raw: Raw): number {
 export function timeoutMs(raw: Raw, fallback: number): number {
   const value = integer(raw, "timeout") ?? fallback;
   if (value < 0 || value > timeoutMsMax) {
-    throw new DoozerError("RANGE", `timeout must be from 0 to ${timeoutMsMax} ms, not ${value}`);
+    throw new CodedError("RANGE", `timeout must be from 0 to ${timeoutMsMax} ms, not ${value}`);
   }
   return value;
 }
@@ -90,7 +90,7 @@ export function flag(raw: Raw, name: string): boolean {
   if (raw === undefined || raw === null || raw === false || raw === "0" || raw === "false" || raw === "")
     return false;
   if (raw === true || raw === 1 || raw === "1" || raw === "true") return true;
-  throw new DoozerError("MISSING_ARG", `${name} must be 1 or 0, not ${JSON.stringify(raw)}`);
+  throw new CodedError("MISSING_ARG", `${name} must be 1 or 0, not ${JSON.stringify(raw)}`);
 }
 
 export type ValueEncoding = "base64";
@@ -98,7 +98,7 @@ export type ValueEncoding = "base64";
 export function encoding(raw: Raw): ValueEncoding | undefined {
   if (raw === undefined || raw === null || raw === "") return undefined;
   if (raw === "base64") return "base64";
-  throw new DoozerError("MISSING_ARG", `encoding must be base64, not ${JSON.stringify(raw)}`);
+  throw new CodedError("MISSING_ARG", `encoding must be base64, not ${JSON.stringify(raw)}`);
 }
 
 // --- Sessions (SPEC §6) ---
@@ -112,7 +112,7 @@ export function isValidSessionId(id: unknown): id is string {
 /** A session id a request names. Required. */
 export function sessionId(raw: unknown): string {
   if (!isValidSessionId(raw)) {
-    throw new DoozerError(
+    throw new CodedError(
       "BAD_REQUEST",
       `a session id is 1 to ${sessionIdLengthMax} of A-Z a-z 0-9 _ -, not ${abbreviatedJson(raw)}`,
     );
@@ -135,7 +135,7 @@ export function sessionTtlMs(raw: Raw): number {
     value < sessionTtlMsMin ||
     value > sessionTtlMsMax
   ) {
-    throw new DoozerError(
+    throw new CodedError(
       "RANGE",
       `ttl must be an integer from ${sessionTtlMsMin} to ${sessionTtlMsMax} ms, not ${abbreviatedJson(raw)}`,
     );
@@ -157,22 +157,22 @@ export function sessionTtlMs(raw: Raw): number {
  */
 export function txnBody(body: unknown): { checks: TxnCheck[]; ops: TxnOp[] } {
   if (!isObject(body))
-    throw new DoozerError("BAD_REQUEST", "a transaction is a JSON object with checks and ops");
+    throw new CodedError("BAD_REQUEST", "a transaction is a JSON object with checks and ops");
   const rawChecks = listField(body, "checks");
   const rawOps = listField(body, "ops");
   if (rawChecks.length === 0 && rawOps.length === 0) {
-    throw new DoozerError("BAD_REQUEST", "an empty transaction: give checks, ops, or both");
+    throw new CodedError("BAD_REQUEST", "an empty transaction: give checks, ops, or both");
   }
   if (rawChecks.length > txnChecksMax) {
-    throw new DoozerError("TOO_LARGE", `${rawChecks.length} checks; the limit is ${txnChecksMax}`);
+    throw new CodedError("TOO_LARGE", `${rawChecks.length} checks; the limit is ${txnChecksMax}`);
   }
   if (rawOps.length > txnOpsMax) {
-    throw new DoozerError("TOO_LARGE", `${rawOps.length} ops; the limit is ${txnOpsMax}`);
+    throw new CodedError("TOO_LARGE", `${rawOps.length} ops; the limit is ${txnOpsMax}`);
   }
   let totalBytes = 0;
   const checks = rawChecks.map((raw, index): TxnCheck => {
     const where = `checks[${index}]`;
-    if (!isObject(raw)) throw new DoozerError("BAD_REQUEST", `${where} must be an object with path and rev`);
+    if (!isObject(raw)) throw new CodedError("BAD_REQUEST", `${where} must be an object with path and rev`);
     const path = itemPath(raw.path, where);
     totalBytes += path.length;
     return { path, rev: checkRev(raw.rev, where) };
@@ -180,9 +180,9 @@ export function txnBody(body: unknown): { checks: TxnCheck[]; ops: TxnOp[] } {
   const ops = rawOps.map((raw, index): TxnOp => {
     const where = `ops[${index}]`;
     if (!isObject(raw))
-      throw new DoozerError("BAD_REQUEST", `${where} must be an object with op, path and rev`);
+      throw new CodedError("BAD_REQUEST", `${where} must be an object with op, path and rev`);
     if (raw.op !== "set" && raw.op !== "del") {
-      throw new DoozerError(
+      throw new CodedError(
         "BAD_REQUEST",
         `${where}.op must be "set" or "del", not ${abbreviatedJson(raw.op)}`,
       );
@@ -199,7 +199,7 @@ export function txnBody(body: unknown): { checks: TxnCheck[]; ops: TxnOp[] } {
     return { op: "set", path, rev, value, session };
   });
   if (totalBytes > txnBytesMax) {
-    throw new DoozerError(
+    throw new CodedError(
       "TOO_LARGE",
       `the transaction holds ${totalBytes} bytes; the limit is ${txnBytesMax}`,
     );
@@ -215,13 +215,13 @@ function isObject(raw: unknown): raw is Record<string, unknown> {
 function listField(body: Record<string, unknown>, name: string): unknown[] {
   const raw = body[name];
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw new DoozerError("BAD_REQUEST", `${name} must be an array`);
+  if (!Array.isArray(raw)) throw new CodedError("BAD_REQUEST", `${name} must be an array`);
   return raw;
 }
 
 function itemPath(raw: unknown, where: string): string {
-  if (raw === undefined || raw === null) throw new DoozerError("MISSING_ARG", `${where}.path is required`);
-  if (typeof raw !== "string") throw new DoozerError("BAD_PATH", `${where}.path must be a string path`);
+  if (raw === undefined || raw === null) throw new CodedError("MISSING_ARG", `${where}.path is required`);
+  if (typeof raw !== "string") throw new CodedError("BAD_PATH", `${where}.path must be a string path`);
   validatePath(raw);
   return raw;
 }
@@ -229,13 +229,13 @@ function itemPath(raw: unknown, where: string): string {
 /** A check's rev is exact: 0 (absent) or a file rev; -1 (clobber) means nothing here. */
 function checkRev(raw: unknown, where: string): number {
   if (raw === undefined || raw === null) {
-    throw new DoozerError(
+    throw new CodedError(
       "MISSING_ARG",
       `${where}.rev is required: 0 for "does not exist", or the file's rev`,
     );
   }
   if (typeof raw !== "number" || !Number.isSafeInteger(raw) || raw < 0) {
-    throw new DoozerError(
+    throw new CodedError(
       "BAD_REQUEST",
       `${where}.rev must be 0 or a file's rev, not ${abbreviatedJson(raw)}`,
     );
@@ -247,31 +247,31 @@ function checkRev(raw: unknown, where: string): number {
 function asRaw(raw: unknown, name: string): Raw {
   if (raw === undefined || raw === null || ["string", "number", "boolean"].includes(typeof raw))
     return raw as Raw;
-  throw new DoozerError("MISSING_ARG", `${name} must be a decimal integer, not ${abbreviatedJson(raw)}`);
+  throw new CodedError("MISSING_ARG", `${name} must be a decimal integer, not ${abbreviatedJson(raw)}`);
 }
 
 function itemValue(raw: Record<string, unknown>, where: string): Uint8Array {
   if (raw.value === undefined || raw.value === null) {
-    throw new DoozerError("MISSING_ARG", `${where}.value is required for a set`);
+    throw new CodedError("MISSING_ARG", `${where}.value is required for a set`);
   }
   if (typeof raw.value !== "string") {
-    throw new DoozerError("BAD_REQUEST", `${where}.value must be a string (UTF-8, or base64 with encoding)`);
+    throw new CodedError("BAD_REQUEST", `${where}.value must be a string (UTF-8, or base64 with encoding)`);
   }
   const base64 = encoding(asRaw(raw.encoding, `${where}.encoding`)) === "base64";
   // Refuse a huge value before decoding it: UTF-8 takes at least a byte per
   // UTF-16 unit, and base64 decodes to at least 3/4 of its length less padding.
   const leastBytes = base64 ? Math.floor((raw.value.length * 3) / 4) - 2 : raw.value.length;
   if (leastBytes > valueBytesMax) {
-    throw new DoozerError("TOO_LARGE", `${where}.value is over ${valueBytesMax} bytes`);
+    throw new CodedError("TOO_LARGE", `${where}.value is over ${valueBytesMax} bytes`);
   }
   let value: Uint8Array;
   try {
     value = decodeValue(raw.value, base64 ? "base64" : undefined);
   } catch {
-    throw new DoozerError("BAD_REQUEST", `${where}.value is not valid base64`);
+    throw new CodedError("BAD_REQUEST", `${where}.value is not valid base64`);
   }
   if (value.length > valueBytesMax) {
-    throw new DoozerError(
+    throw new CodedError(
       "TOO_LARGE",
       `${where}.value is ${value.length} bytes; the limit is ${valueBytesMax}`,
     );

@@ -43,14 +43,19 @@ export interface ErrorDetails {
   op?: number;
 }
 
-/** An error as a value: thrown inside the core and the adapters, mapped to a status in one place. */
-export class DoozerError extends Error {
+/**
+ * An error as a value: thrown inside the core and the adapters, mapped to a
+ * status in one place (worker/http.ts). The client library has its own classes,
+ * one per code (client/errors.ts, `DoozerError` and its subclasses), which are
+ * what users see; this one never leaves the server.
+ */
+export class CodedError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message);
-    this.name = "DoozerError";
+    this.name = "CodedError";
     this.code = code;
     this.details = details;
   }

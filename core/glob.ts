@@ -5,7 +5,7 @@
 // time, and a glob comes straight from a client. The simulation costs at most
 // (path length × glob length) steps, both bounded by pathBytesMax.
 
-import { DoozerError } from "./errors";
+import { CodedError } from "./errors";
 import { pathBytesMax } from "./limits";
 import { rootPath, splitPath } from "./path";
 
@@ -30,10 +30,10 @@ const slash = "/".charCodeAt(0);
 /** Throws BAD_PATH unless `glob` is well formed. */
 export function compileGlob(glob: string): Glob {
   if (glob.length > pathBytesMax) {
-    throw new DoozerError("BAD_PATH", `glob is over ${pathBytesMax} bytes: ${glob.slice(0, 100)}…`);
+    throw new CodedError("BAD_PATH", `glob is over ${pathBytesMax} bytes: ${glob.slice(0, 100)}…`);
   }
   if (!globPattern.test(glob)) {
-    throw new DoozerError("BAD_PATH", `bad glob: ${JSON.stringify(glob)}`);
+    throw new CodedError("BAD_PATH", `bad glob: ${JSON.stringify(glob)}`);
   }
   const tokens = tokenize(glob);
   const automaton = new GlobAutomaton(tokens);

@@ -1,7 +1,7 @@
 // Paths name files and implicit directories (SPEC §1 "Paths and globs").
 // A valid path is ASCII, so its length in characters is its length in bytes.
 
-import { DoozerError } from "./errors";
+import { CodedError } from "./errors";
 import { pathBytesMax } from "./limits";
 
 export const rootPath = "/";
@@ -13,15 +13,15 @@ export function validatePath(path: string): void {
   // Checked before the pattern so that a huge string costs nothing to refuse;
   // a string's length never exceeds its UTF-8 byte count.
   if (path.length > pathBytesMax) {
-    throw new DoozerError("BAD_PATH", `path is over ${pathBytesMax} bytes: ${abbreviate(path)}`);
+    throw new CodedError("BAD_PATH", `path is over ${pathBytesMax} bytes: ${abbreviate(path)}`);
   }
   if (!pathPattern.test(path)) {
-    throw new DoozerError("BAD_PATH", `bad path: ${JSON.stringify(abbreviate(path))}`);
+    throw new CodedError("BAD_PATH", `bad path: ${JSON.stringify(abbreviate(path))}`);
   }
   // URLs fold `.` and `..` away, so such a path could never be addressed.
   for (const name of splitPath(path)) {
     if (name === "." || name === "..") {
-      throw new DoozerError("BAD_PATH", `bad path: ${JSON.stringify(path)} has a name "${name}"`);
+      throw new CodedError("BAD_PATH", `bad path: ${JSON.stringify(path)} has a name "${name}"`);
     }
   }
 }

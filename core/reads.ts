@@ -2,7 +2,7 @@
 // an acceptor Durable Object over RPC and the core executes them on the store.
 
 import type { ErrorCode } from "./errors";
-import { DoozerError } from "./errors";
+import { CodedError } from "./errors";
 import type { Slot } from "./paxos/messages";
 import type { SessionInfo, Store, StoreEvent, WalkFile } from "./store";
 
@@ -91,7 +91,7 @@ export function executeRead(store: Store, query: ReadQuery, atRev: number): Read
       currentOnly(store, atRev);
       const session = store.session(query.session);
       if (session === undefined) {
-        throw new DoozerError("NOSESSION", `session ${query.session} is unknown or has ended`);
+        throw new CodedError("NOSESSION", `session ${query.session} is unknown or has ended`);
       }
       return { op: "session", ...session };
     }
@@ -107,6 +107,6 @@ function currentOnly(store: Store, atRev: number): void {
 }
 
 export function toErrorValue(error: unknown): ErrorValue {
-  if (error instanceof DoozerError) return { code: error.code, message: error.message, ...error.details };
+  if (error instanceof CodedError) return { code: error.code, message: error.message, ...error.details };
   return { code: "OTHER", message: error instanceof Error ? error.message : String(error) };
 }

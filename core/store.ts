@@ -7,7 +7,7 @@
 // checks, implicit directories, events, retries, and the edges of the window.
 
 import { isValidSessionId } from "./args";
-import { DoozerError } from "./errors";
+import { CodedError } from "./errors";
 import { compileGlob } from "./glob";
 import {
   dedupMutationsMax,
@@ -149,8 +149,8 @@ export class Store {
   get(path: string, atRev?: number): FileRead {
     validatePath(path);
     const version = this.tree.at(path, this.readableRev(atRev));
-    if (version === undefined) throw new DoozerError("NOENT", `no such file: ${path}`, { rev: 0 });
-    if (version.kind === "dir") throw new DoozerError("ISDIR", `${path} is a directory`);
+    if (version === undefined) throw new CodedError("NOENT", `no such file: ${path}`, { rev: 0 });
+    if (version.kind === "dir") throw new CodedError("ISDIR", `${path} is a directory`);
     return withSession({ value: version.value, rev: version.rev }, version);
   }
 
@@ -169,8 +169,8 @@ export class Store {
     validatePath(path);
     const rev = this.readableRev(atRev);
     const version = this.tree.at(path, rev);
-    if (version === undefined) throw new DoozerError("NOENT", `no such directory: ${path}`);
-    if (version.kind === "file") throw new DoozerError("NOTDIR", `${path} is a file`);
+    if (version === undefined) throw new CodedError("NOENT", `no such directory: ${path}`);
+    if (version.kind === "file") throw new CodedError("NOTDIR", `${path} is a file`);
     const names: string[] = [];
     for (const entry of this.tree.entriesAt(path, rev, offset)) {
       if (names.length >= limit) break;
@@ -537,7 +537,7 @@ export class Store {
   private checkInWindow(rev: number): void {
     if (rev < this.oldestRev) {
       const message = `rev ${rev} is before the history window (oldest rev ${this.oldestRev})`;
-      throw new DoozerError("TOO_LATE", message, {});
+      throw new CodedError("TOO_LATE", message, {});
     }
   }
 
@@ -579,7 +579,7 @@ function pathError(path: string): string | undefined {
     validatePath(path);
     return undefined;
   } catch (error) {
-    if (error instanceof DoozerError) return error.message;
+    if (error instanceof CodedError) return error.message;
     throw error;
   }
 }

@@ -13,7 +13,7 @@
 // says the open store is meant. Elsewhere (npm start, the tests) no read-write
 // secret leaves the store open, and the Worker says so in its log.
 
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 
 export type Access = "read-write" | "read-only";
 
@@ -98,7 +98,7 @@ export function bearer(request: Request): string | undefined {
 /** The access a token gives; UNAUTHORIZED for none or a wrong one. Shared with the WebSocket ACCESS verb. */
 export async function accessFor(token: string | undefined, secrets: Secrets): Promise<Access> {
   if (secrets.mode === "open") return "read-write";
-  if (secrets.mode === "refused") throw new DoozerError("UNAUTHORIZED", refusedMessage);
+  if (secrets.mode === "refused") throw new CodedError("UNAUTHORIZED", refusedMessage);
   if (token !== undefined) {
     const given = await digest(token);
     // Every comparison runs, whichever matched: no early exit.
@@ -109,14 +109,14 @@ export async function accessFor(token: string | undefined, secrets: Secrets): Pr
     if (rw) return "read-write";
     if (ro) return "read-only";
   }
-  throw new DoozerError(
+  throw new CodedError(
     "UNAUTHORIZED",
     token === undefined ? "a token is required (Authorization: Bearer <token>)" : "wrong token",
   );
 }
 
 export function requireWrite(access: Access): void {
-  if (access !== "read-write") throw new DoozerError("READONLY", "this token may only read");
+  if (access !== "read-write") throw new CodedError("READONLY", "this token may only read");
 }
 
 const encoder = new TextEncoder();

@@ -16,7 +16,7 @@
 // handle_cross_request_promise_resolution, the default since 2024-10-14.)
 
 import type { ClusterConfig } from "../core/cluster-config";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import { batchBytesMax, batchMutationsMax } from "../core/limits";
 import { encodeBatch, encodedSize, type Mutation, type MutationOutcome } from "../core/mutation";
 import type { Slot } from "../core/paxos/messages";
@@ -68,7 +68,7 @@ export class ProposerDriver {
     const done = waitFor(this.commandWaiters, mutation);
     const completion = await this.drive(done, ctx);
     if (completion.kind === "decided") return completion.result;
-    throw new DoozerError(
+    throw new CodedError(
       "NO_QUORUM",
       `no majority of acceptors decided the write within ${this.config.writeTimeoutMs} ms; it may or may not take effect`,
     );

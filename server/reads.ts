@@ -15,7 +15,7 @@
 // The decisions (when the barrier is known, which replica next, when to sync)
 // are core/read-barrier.ts's; this file sends the RPCs and times them.
 
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import { catchUpMs } from "../core/limits";
 import { type BarrierState, ReadBarrier, type ReadPlan } from "../core/read-barrier";
 import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
@@ -98,7 +98,7 @@ export class Reader {
         case "done":
           throw new Error(`a read plan finished at ${step.replica} without its answer`);
         case "no-quorum":
-          throw new DoozerError("NO_QUORUM", step.message);
+          throw new CodedError("NO_QUORUM", step.message);
       }
     }
   }
@@ -111,7 +111,7 @@ export class Reader {
       const settle = (state: BarrierState) => {
         if (settled || state.kind === "waiting") return;
         settled = true;
-        if (state.kind === "no-quorum") return reject(new DoozerError("NO_QUORUM", state.message));
+        if (state.kind === "no-quorum") return reject(new CodedError("NO_QUORUM", state.message));
         // The next optimistic read goes to the nearest replica that was up to date.
         this.preferred = state.plan.preferred;
         resolve(state.plan);
@@ -137,7 +137,7 @@ export class Reader {
         // Unreachable: try the next replica.
       }
     }
-    throw new DoozerError("NO_QUORUM", "no acceptor replica answered");
+    throw new CodedError("NO_QUORUM", "no acceptor replica answered");
   }
 
   /** An RPC whose round trip time is remembered, to find the nearest replicas. */
@@ -172,7 +172,7 @@ type ReplicaCall<R> = (name: string, minSlot: number | undefined) => Promise<R>;
 function answered<R extends ReadReply | WaitReply>(reply: R): Answered<R> {
   if (reply.ok) return reply as Answered<R>;
   const { code, message, rev, storeRev } = reply.error;
-  throw new DoozerError(code, message, {
+  throw new CodedError(code, message, {
     ...(rev === undefined ? {} : { rev }),
     ...(storeRev === undefined ? {} : { storeRev }),
   });

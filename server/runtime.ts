@@ -4,7 +4,7 @@
 // its own for its sockets and, as the leader, for the Worker's writes.
 
 import type { ClusterConfig } from "../core/cluster-config";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import { AcceptorClient } from "./acceptor-client";
 import type { ProposeReply } from "./acceptor-rpc";
@@ -74,7 +74,7 @@ function viaLeader(
     }
     if ("outcome" in reply) return reply.outcome;
     const { code, message, ...details } = reply.error;
-    throw new DoozerError(code, message, details);
+    throw new CodedError(code, message, details);
   };
 }
 
@@ -91,7 +91,7 @@ function keeperOf(acceptors: AcceptorClient, config: ClusterConfig) {
         config.writeTimeoutMs + config.rpcTimeoutMs,
       );
     } catch {
-      throw new DoozerError(
+      throw new CodedError(
         "NO_QUORUM",
         `the session keeper (${config.leader}) did not answer; the keepalive may not have reached it`,
       );

@@ -5,7 +5,7 @@
 // into core types.
 
 import * as args from "../core/args";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import type { Verb } from "../core/frames";
 import { compileGlob } from "../core/glob";
 import { readTimeoutMsDefault, valueBytesMax, waitTimeoutMsDefault } from "../core/limits";
@@ -78,7 +78,7 @@ export class Verbs {
     private readonly keepalive: (sessions: string[]) => Promise<KeepaliveAnswer[]>,
   ) {}
 
-  /** Carries out one verb; its answer's body, or a thrown DoozerError. WAIT past its timeout is `{timeout: true}`. */
+  /** Carries out one verb; its answer's body, or a thrown CodedError. WAIT past its timeout is `{timeout: true}`. */
   async run(verb: StoreVerb, a: VerbArgs, life: Lifetime): Promise<VerbBody> {
     switch (verb) {
       case "REV":
@@ -156,7 +156,7 @@ export class Verbs {
   async getSession(a: VerbArgs, life: Lifetime): Promise<{ session: string; ttl: number; files: string[] }> {
     const session = args.sessionId(a.session);
     if (a.rev !== undefined && a.rev !== null) {
-      throw new DoozerError("BAD_REQUEST", "sessions have no history: read them without rev");
+      throw new CodedError("BAD_REQUEST", "sessions have no history: read them without rev");
     }
     const { result } = await this.read(a, life, { op: "session", session });
     if (result.op !== "session") throw new Error("a session read answered with another op");
@@ -169,7 +169,7 @@ export class Verbs {
     life: Lifetime,
   ): Promise<{ rev: number; sessions: { session: string; ttl: number; files: string[] }[] }> {
     if (a.rev !== undefined && a.rev !== null) {
-      throw new DoozerError("BAD_REQUEST", "sessions have no history: read them without rev");
+      throw new CodedError("BAD_REQUEST", "sessions have no history: read them without rev");
     }
     const offset = args.offset(a.offset);
     const limit = args.limit(a.limit);
@@ -208,7 +208,7 @@ export class Verbs {
     const path = requiredPath(a.path);
     const rev = args.writeRev(a.rev);
     if (value.byteLength > valueBytesMax) {
-      throw new DoozerError(
+      throw new CodedError(
         "TOO_LARGE",
         `the value is ${value.byteLength} bytes; the limit is ${valueBytesMax}`,
       );
@@ -290,7 +290,7 @@ export class Verbs {
       const { code, message, ...details } = outcome.error;
       // A failed check consumed its rev; the end of a session that was not alive consumed none.
       const consumed = outcome.revsConsumed !== 0;
-      throw new DoozerError(code, message, consumed ? { ...details, storeRev: outcome.rev } : details);
+      throw new CodedError(code, message, consumed ? { ...details, storeRev: outcome.rev } : details);
     }
     return outcome;
   }
@@ -317,30 +317,30 @@ export function isBase64(raw: Raw): boolean {
 }
 
 export function requiredPath(raw: Raw): string {
-  if (typeof raw !== "string") throw new DoozerError("MISSING_ARG", "path is required, e.g. /app/config");
+  if (typeof raw !== "string") throw new CodedError("MISSING_ARG", "path is required, e.g. /app/config");
   validatePath(raw);
   return raw;
 }
 
 export function requiredGlob(raw: Raw): string {
-  if (typeof raw !== "string") throw new DoozerError("MISSING_ARG", "glob is required, e.g. /app/**");
+  if (typeof raw !== "string") throw new CodedError("MISSING_ARG", "glob is required, e.g. /app/**");
   compileGlob(raw);
   return raw;
 }
 
 function valueBytes(raw: Raw | Uint8Array, encoding: Raw): Uint8Array {
   if (raw instanceof Uint8Array) return raw;
-  if (typeof raw !== "string") throw new DoozerError("MISSING_ARG", "value is required (a string)");
+  if (typeof raw !== "string") throw new CodedError("MISSING_ARG", "value is required (a string)");
   const decoding = args.encoding(encoding);
   try {
     return decodeValue(raw, decoding);
   } catch {
-    throw new DoozerError("BAD_REQUEST", "value is not valid base64");
+    throw new CodedError("BAD_REQUEST", "value is not valid base64");
   }
 }
 
-function noSession(session: string): DoozerError {
-  return new DoozerError("NOSESSION", `session ${session} is unknown or has ended`);
+function noSession(session: string): CodedError {
+  return new CodedError("NOSESSION", `session ${session} is unknown or has ended`);
 }
 
 /** A new session's id: 128 random bits in the id alphabet, so no two sessions ever share one. */
@@ -360,7 +360,7 @@ const mutationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 export function mutationId(given: unknown): string {
   if (given === undefined || given === null) return crypto.randomUUID();
   if (typeof given !== "string" || !mutationIdPattern.test(given)) {
-    throw new DoozerError("BAD_REQUEST", "a request id must be 1 to 128 of A-Z a-z 0-9 . _ : -");
+    throw new CodedError("BAD_REQUEST", "a request id must be 1 to 128 of A-Z a-z 0-9 . _ : -");
   }
   return given;
 }

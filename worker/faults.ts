@@ -1,7 +1,7 @@
 // GET and POST /v1/faults (SPEC §5): the fault table lives in each acceptor,
 // so every proposer, read and watch meets the same fault.
 
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import type { AcceptorClient } from "../server/acceptor-client";
 import { type FaultSetting, parseFaultSetting } from "../server/fault-setting";
 
@@ -27,7 +27,7 @@ export async function setFaults(acceptors: AcceptorClient, body: unknown): Promi
   const { acceptor, setting } = parseFaultSetting(body);
   const targets = acceptor === "*" ? acceptors.names : [acceptor];
   if (!acceptors.names.includes(targets[0] ?? "")) {
-    throw new DoozerError(
+    throw new CodedError(
       "BAD_REQUEST",
       `no acceptor ${acceptor}; they are ${acceptors.names.join(", ")} or *`,
     );

@@ -1,7 +1,7 @@
 // Turning results and errors into HTTP answers, in one place.
 
 import { ClusterConfigError } from "../core/cluster-config";
-import { DoozerError, errorStatus } from "../core/errors";
+import { CodedError, errorStatus } from "../core/errors";
 
 /** What the request log says of an answer beside its status: the error code, the rev. */
 export interface AnswerFacts {
@@ -39,7 +39,7 @@ function factsOf(body: unknown): AnswerFacts {
 }
 
 /**
- * Every error leaves the Worker here: a DoozerError with its status; a refused
+ * Every error leaves the Worker here: a CodedError with its status; a refused
  * setting (core/cluster-config.ts) as 500 OTHER with its message and the
  * setting's name, for the operator; anything else a logged 500 OTHER.
  */
@@ -48,7 +48,7 @@ export function errorResponse(error: unknown): Response {
     const message = `the Worker's configuration is refused: ${error.message}`;
     return json({ error: { code: "OTHER", message, setting: error.setting } }, 500);
   }
-  if (error instanceof DoozerError) {
+  if (error instanceof CodedError) {
     const headers: Record<string, string> = {};
     if (error.code === "NOENT") {
       headers["Doozer-Rev"] = String(error.details.rev ?? 0);
@@ -64,7 +64,7 @@ export function errorResponse(error: unknown): Response {
 export async function readBody(request: Request, bytesMax: number, what: string): Promise<Uint8Array> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");
   if (declared > bytesMax)
-    throw new DoozerError("TOO_LARGE", `${what} is ${declared} bytes; the limit is ${bytesMax}`);
+    throw new CodedError("TOO_LARGE", `${what} is ${declared} bytes; the limit is ${bytesMax}`);
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -75,7 +75,7 @@ export async function readBody(request: Request, bytesMax: number, what: string)
     size += value.byteLength;
     if (size > bytesMax) {
       await reader.cancel();
-      throw new DoozerError("TOO_LARGE", `${what} is over the limit of ${bytesMax} bytes`);
+      throw new CodedError("TOO_LARGE", `${what} is over the limit of ${bytesMax} bytes`);
     }
     chunks.push(value);
   }
@@ -93,6 +93,6 @@ export async function readJson(request: Request, bytesMax: number): Promise<unkn
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));
   } catch {
-    throw new DoozerError("BAD_REQUEST", "the body is not valid JSON");
+    throw new CodedError("BAD_REQUEST", "the body is not valid JSON");
   }
 }

@@ -4,7 +4,7 @@
 
 import { acceptorStub } from "../acceptors/acceptor-peers";
 import { ClusterConfigError, parseClusterConfig } from "../core/cluster-config";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import { type Membership, membershipOf } from "../core/membership";
 import { quorumOf } from "../core/quorum";
 import { refusedMessage, secretsFrom } from "../server/auth";
@@ -118,5 +118,5 @@ export async function requireMembership(env: Env, runtime: IsolateRuntime): Prom
   if (problems.length === 0) return;
   logThrottled("membership", 10_000, "error", "membership-refused", { problems });
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more acceptors alike)` : "";
-  throw new DoozerError("NO_QUORUM", `${problems[0]?.message}${more}`);
+  throw new CodedError("NO_QUORUM", `${problems[0]?.message}${more}`);
 }

@@ -1,11 +1,11 @@
 // The HTTP API (SPEC §2) as one route table. Each handler checks auth, hands
 // its arguments to the shared verbs (server/verbs.ts) and shapes the answer; errors are
-// thrown as DoozerError and mapped in http.ts. /v1/ws hands the socket to an
+// thrown as CodedError and mapped in http.ts. /v1/ws hands the socket to an
 // acceptor Durable Object, which speaks the WebSocket protocol (SPEC §3).
 
 import { type IRequest, Router } from "itty-router";
 import * as args from "../core/args";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import { txnBodyBytesMax, valueBytesMax } from "../core/limits";
 import { accessFor, authorize, bearer, requireWrite, secretsFrom } from "../server/auth";
 import { mutationId, type StoreVerb, type VerbArgs, writeVerbs } from "../server/verbs";
@@ -80,7 +80,7 @@ router
   .post("/v1/sessions/*", (request, env, ctx, runtime) => {
     const rest = new URL(request.url).pathname.slice("/v1/sessions/".length);
     if (!rest.endsWith("/keepalive") || rest.slice(0, -"/keepalive".length).includes("/"))
-      throw new DoozerError("NOT_FOUND", `no route ${new URL(request.url).pathname}`);
+      throw new CodedError("NOT_FOUND", `no route ${new URL(request.url).pathname}`);
     return verb("KEEPALIVE", { session: rest.slice(0, -"/keepalive".length) }, request, env, ctx, runtime);
   })
   .get("/v1/sessions/*", async (request, env, ctx, runtime) => {
@@ -95,7 +95,7 @@ router
     requireWrite(await authorize(request, secretsFrom(env)));
     const body = await readJson(request, txnBodyBytesMax);
     if (typeof body !== "object" || body === null || Array.isArray(body))
-      throw new DoozerError("BAD_REQUEST", "a transaction is a JSON object with checks and ops");
+      throw new CodedError("BAD_REQUEST", "a transaction is a JSON object with checks and ops");
     const { checks, ops } = body as { checks?: unknown; ops?: unknown };
     return verb("TXN", { checks, ops }, request, env, ctx, runtime);
   })
@@ -168,7 +168,7 @@ router
     const path = new URL(request.url).pathname;
     const methods = allowed.find(([pattern]) => pattern.test(path))?.[1];
     if (!methods || (path === "/v1/faults" && !runtime.config.faultsEnabled))
-      throw new DoozerError("NOT_FOUND", `no route ${path}`);
+      throw new CodedError("NOT_FOUND", `no route ${path}`);
     return json(
       {
         error: {
@@ -265,7 +265,7 @@ function queryArgs(request: IRequest): VerbArgs {
 /** The session id in `/v1/sessions/<id>`; a malformed one is BAD_REQUEST when the verb checks it. */
 function sessionInPath(request: IRequest): string {
   const rest = new URL(request.url).pathname.slice("/v1/sessions/".length);
-  if (rest.includes("/")) throw new DoozerError("NOT_FOUND", `no route ${new URL(request.url).pathname}`);
+  if (rest.includes("/")) throw new CodedError("NOT_FOUND", `no route ${new URL(request.url).pathname}`);
   return rest;
 }
 
@@ -276,5 +276,5 @@ function pathAfter(request: IRequest, prefix: string): string {
 }
 
 function requireFaultSwitch(runtime: IsolateRuntime): void {
-  if (!runtime.config.faultsEnabled) throw new DoozerError("NOT_FOUND", "no route /v1/faults");
+  if (!runtime.config.faultsEnabled) throw new CodedError("NOT_FOUND", "no route /v1/faults");
 }

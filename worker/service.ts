@@ -17,7 +17,7 @@
 // The client turns it back into its error classes (client/rpc-transport.ts).
 
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import type { StoreEvent } from "../core/store";
 import { bytesToBase64 } from "../core/value-encoding";
 import { requiredGlob, type VerbArgs } from "../server/verbs";
@@ -113,7 +113,7 @@ function readOnlyEnv(env: Env): { env: Env; token: string } {
 
 /** An error as it crosses RPC: `[CODE {details}] message`, which the client parses back. */
 export function rpcError(error: unknown): unknown {
-  if (!(error instanceof DoozerError)) return error;
+  if (!(error instanceof CodedError)) return error;
   const details = Object.keys(error.details).length > 0 ? ` ${JSON.stringify(error.details)}` : "";
   return new Error(`[${error.code}${details}] ${error.message}`);
 }
@@ -283,7 +283,7 @@ export class DoozerService extends WorkerEntrypoint<Env, DoozerServiceProps> {
           }
         } catch (error) {
           ended = true;
-          if (error instanceof DoozerError) {
+          if (error instanceof CodedError) {
             controller.enqueue(line(error.toJSON()));
             controller.close();
           } else controller.error(error);
@@ -335,7 +335,7 @@ export class DoozerService extends WorkerEntrypoint<Env, DoozerServiceProps> {
   ): Promise<T> {
     try {
       if (write && this.readOnly) {
-        throw new DoozerError("READONLY", "this service binding is read-only (its props say readOnly)");
+        throw new CodedError("READONLY", "this service binding is read-only (its props say readOnly)");
       }
       const env = trustedEnv(this.env);
       const runtime = runtimeFor(env, true);

@@ -2,7 +2,7 @@
 // Durable Object, which holds the socket with the Hibernation API, serves its
 // requests and pushes its watches' events (acceptors/client-sockets.ts).
 
-import { DoozerError } from "../core/errors";
+import { CodedError } from "../core/errors";
 import { nearestByLocation } from "../core/regions";
 import type { Access } from "../server/auth";
 import type { IsolateRuntime } from "./isolate-runtime";
@@ -13,7 +13,7 @@ export async function connectSocket(
   access: Access | "none",
 ): Promise<Response> {
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-    throw new DoozerError("BAD_REQUEST", "/v1/ws speaks WebSocket: send Upgrade: websocket");
+    throw new CodedError("BAD_REQUEST", "/v1/ws speaks WebSocket: send Upgrade: websocket");
   }
   const { config } = runtime.acceptors;
   for (const name of socketOrder(request, runtime)) {
@@ -30,7 +30,7 @@ export async function connectSocket(
       // Unreachable: try the next acceptor.
     }
   }
-  throw new DoozerError("NO_QUORUM", "no acceptor could take the socket");
+  throw new CodedError("NO_QUORUM", "no acceptor could take the socket");
 }
 
 /**

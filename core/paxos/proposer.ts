@@ -11,7 +11,7 @@
 // runs in the Worker and in the seeded simulator.
 
 import { assert } from "../assert";
-import { DoozerError } from "../errors";
+import { CodedError } from "../errors";
 import {
   backoffDoublingsMax,
   noopFillSlotsMax,
@@ -105,7 +105,7 @@ export class Proposer<C, R> {
       this.commandsWaiting >= commandsMax ||
       (this.commandsWaiting > 0 && this.commandBytesWaiting + bytes > bytesMax)
     ) {
-      throw new DoozerError(
+      throw new CodedError(
         "NO_QUORUM",
         `the proposer holds ${this.commandsWaiting} writes (${this.commandBytesWaiting} bytes), its limit; nothing was decided, try again shortly`,
       );
@@ -125,7 +125,7 @@ export class Proposer<C, R> {
   sync(through: Slot, deadline: number, now: number): number {
     const syncsMax = this.options.syncsMax ?? proposerSyncsMax;
     if (this.syncs.length >= syncsMax) {
-      throw new DoozerError(
+      throw new CodedError(
         "NO_QUORUM",
         `the proposer holds ${this.syncs.length} read barriers, its limit; try again shortly`,
       );

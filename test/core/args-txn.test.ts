@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import * as args from "../../core/args";
-import { DoozerError } from "../../core/errors";
+import { CodedError } from "../../core/errors";
 import { txnBytesMax, valueBytesMax } from "../../core/limits";
 
 function codeOf(run: () => unknown): string | undefined {
@@ -11,7 +11,7 @@ function codeOf(run: () => unknown): string | undefined {
     run();
     return undefined;
   } catch (error) {
-    if (error instanceof DoozerError) return error.code;
+    if (error instanceof CodedError) return error.code;
     throw error;
   }
 }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DoozerError } from "../../core/errors";
+import { CodedError } from "../../core/errors";
 import { compileGlob } from "../../core/glob";
 import { pathBytesMax } from "../../core/limits";
 
@@ -151,8 +151,8 @@ describe("compileGlob validity", () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(DoozerError);
-    expect((thrown as DoozerError).code).toBe("BAD_PATH");
+    expect(thrown).toBeInstanceOf(CodedError);
+    expect((thrown as CodedError).code).toBe("BAD_PATH");
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DoozerError } from "../../core/errors";
+import { CodedError } from "../../core/errors";
 import { pathBytesMax } from "../../core/limits";
 import {
   ancestorsOf,
@@ -68,8 +68,8 @@ describe("validatePath", () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(DoozerError);
-    expect((thrown as DoozerError).code).toBe("BAD_PATH");
+    expect(thrown).toBeInstanceOf(CodedError);
+    expect((thrown as CodedError).code).toBe("BAD_PATH");
   });
 
   it("names the path in its message", () => {

@@ -3,7 +3,7 @@
 // reads show the owner at the rev read. Plus §8's NOSPACE on a plain write.
 
 import { describe, expect, it } from "vitest";
-import { DoozerError } from "../../core/errors";
+import { CodedError } from "../../core/errors";
 import { sessionTtlMsMax, sessionTtlMsMin } from "../../core/limits";
 import {
   decodeBatch,
@@ -377,9 +377,9 @@ describe("reads of sessions and owners through executeRead", () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(DoozerError);
-    expect((thrown as DoozerError).code).toBe("NOSESSION");
-    expect((thrown as DoozerError).status).toBe(404);
+    expect(thrown).toBeInstanceOf(CodedError);
+    expect((thrown as CodedError).code).toBe("NOSESSION");
+    expect((thrown as CodedError).status).toBe(404);
   });
 
   it("page the live sessions by id, at the current rev only", () => {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DoozerError } from "../../core/errors";
+import { CodedError } from "../../core/errors";
 import { compileGlob } from "../../core/glob";
 import { valueBytesMax } from "../../core/limits";
 import type { Mutation, MutationOutcome } from "../../core/mutation";
@@ -29,12 +29,12 @@ function applyOne(store: Store, mutation: Mutation): MutationOutcome {
   return outcome;
 }
 
-/** Runs a read; returns its answer, or the DoozerError code it threw. */
+/** Runs a read; returns its answer, or the CodedError code it threw. */
 function attempt<T>(read: () => T): { ok: T } | { code: string } {
   try {
     return { ok: read() };
   } catch (error) {
-    if (error instanceof DoozerError) return { code: error.code };
+    if (error instanceof CodedError) return { code: error.code };
     throw error;
   }
 }
@@ -77,9 +77,9 @@ describe("a new store", () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toBeInstanceOf(DoozerError);
-    expect((thrown as DoozerError).code).toBe("NOENT");
-    expect((thrown as DoozerError).details.rev).toBe(0);
+    expect(thrown).toBeInstanceOf(CodedError);
+    expect((thrown as CodedError).code).toBe("NOENT");
+    expect((thrown as CodedError).details.rev).toBe(0);
     expect(store.stat("/missing")).toEqual({ len: 0, rev: 0 });
   });
 });
@@ -608,7 +608,7 @@ describe("reads at a past rev", () => {
       } catch (error) {
         thrown = error;
       }
-      expect(thrown).not.toBeInstanceOf(DoozerError);
+      expect(thrown).not.toBeInstanceOf(CodedError);
     }
   });
 });

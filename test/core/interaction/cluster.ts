@@ -6,7 +6,7 @@
 // only when ticked. Every message sent and every outcome is printed, so a
 // script's golden output reads as a trace of the protocol.
 
-import { DoozerError } from "../../../core/errors";
+import { CodedError } from "../../../core/errors";
 import { batchBytesMax, batchMutationsMax } from "../../../core/limits";
 import {
   decodeBatch,
@@ -126,7 +126,7 @@ export class InteractionCluster {
         try {
           node.proposer.submit(mutation, deadline, node.now);
         } catch (error) {
-          if (!(error instanceof DoozerError)) throw error;
+          if (!(error instanceof CodedError)) throw error;
           this.print(`${name} refuses ${formatMutation(mutation)}: ${error.code}`);
         }
       });
