@@ -1,4 +1,5 @@
 import { SELF } from "cloudflare:test";
+import { expect } from "vitest";
 
 export const base = "http://doozer.test";
 
@@ -57,4 +58,20 @@ export async function storeRev(): Promise<number> {
 /** A file's value as text (the body is raw bytes, so Response.text() would warn). */
 export async function text(response: Response): Promise<string> {
   return new TextDecoder().decode(await response.arrayBuffer());
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A PUT that must succeed; its new rev. */
+export async function write(path: string, value = "v", rev: number | string = -1): Promise<number> {
+  const response = await put(path, rev, value);
+  expect(response.status).toBe(200);
+  return (await json<{ rev: number }>(response)).rev;
+}
+
+/** Polls `check` until it holds, or fails naming `what` after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check() && Date.now() < deadline) await sleep(5);
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
 }

@@ -7,7 +7,7 @@
 
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, base, del, freshPath, json, put, storeRev, text } from "./helpers";
+import { api, base, del, freshPath, json, sleep, storeRev, text, until, write } from "./helpers";
 
 // --- Helpers ---
 
@@ -21,7 +21,6 @@ interface ErrorFields {
 }
 
 const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Checks status and code of an error answer and returns its error object. */
 async function expectError(response: Response, status: number, code: string): Promise<ErrorFields> {
@@ -69,18 +68,6 @@ async function putIn(path: string, session: string, value = "v", rev: number | s
   });
   expect(response.status).toBe(200);
   return (await json<{ rev: number }>(response)).rev;
-}
-
-async function write(path: string, value = "v", rev: number | string = -1): Promise<number> {
-  const response = await put(path, rev, value);
-  expect(response.status).toBe(200);
-  return (await json<{ rev: number }>(response)).rev;
-}
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check() && Date.now() < deadline) await sleep(5);
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
 async function socket() {

@@ -6,7 +6,7 @@
 
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, base, freshPath, json, put, storeRev, text } from "./helpers";
+import { api, base, freshPath, json, sleep, storeRev, text, until, write } from "./helpers";
 
 type Frame = Record<string, unknown>;
 
@@ -19,8 +19,6 @@ interface TxnError {
   check?: number;
   op?: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function txn(body: unknown): Promise<Response> {
   return api("/v1/txn", { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body) });
@@ -59,12 +57,6 @@ async function refused(body: unknown, status: number, code: string): Promise<Txn
   return error;
 }
 
-async function write(path: string, value = "v", rev: number | string = -1): Promise<number> {
-  const response = await put(path, rev, value);
-  expect(response.status).toBe(200);
-  return (await json<{ rev: number }>(response)).rev;
-}
-
 async function read(path: string): Promise<{ status: number; value: string; rev: string | null }> {
   const response = await api(`/v1/files${path}`);
   return { status: response.status, value: await text(response), rev: response.headers.get("Doozer-Rev") };
@@ -74,12 +66,6 @@ async function openSession(): Promise<string> {
   const response = await api("/v1/sessions", { method: "POST" });
   expect(response.status).toBe(200);
   return (await json<{ session: string }>(response)).session;
-}
-
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check() && Date.now() < deadline) await sleep(5);
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
 async function socket() {
