@@ -450,9 +450,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   private logRefusal(message: string): void {
     if (Date.now() - this.refusalLoggedAt < 10_000) return;
     this.refusalLoggedAt = Date.now();
-    console.log(
-      JSON.stringify({ level: "error", event: "membership-refused", acceptor: this.name, message }),
-    );
+    logLine("error", "membership-refused", { acceptor: this.name, message });
   }
 
   /** What this acceptor stored, what it is configured with, and its refusal if any. Never refused itself. */
