@@ -75,3 +75,67 @@ export async function until(check: () => boolean, what: string, ms = 5000): Prom
   while (!check() && Date.now() < deadline) await sleep(5);
   if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
+
+/** A frame of the WebSocket protocol (SPEC §3), as JSON. */
+export type Frame = Record<string, unknown>;
+
+/**
+ * A WebSocket to the Worker's /v1/ws: every frame it receives is kept
+ * (`pong` counted apart), and `ask` sends a request with a fresh id and waits
+ * for its answer (not an event of a watch with that id).
+ */
+export async function openSocket() {
+  const response = await SELF.fetch(`${base}/v1/ws`, { headers: { Upgrade: "websocket" } });
+  expect(response.status).toBe(101);
+  const ws = response.webSocket as WebSocket;
+  ws.accept();
+  const frames: Frame[] = [];
+  let pongs = 0;
+  let closeCode: number | undefined;
+  ws.addEventListener("message", (e) => {
+    const data = String(e.data);
+    if (data === "pong") pongs++;
+    else frames.push(JSON.parse(data) as Frame);
+  });
+  ws.addEventListener("close", (e) => {
+    closeCode = e.code;
+  });
+  let next = 1;
+  const answerTo = (id: number) => frames.find((f) => f.id === id && !("event" in f));
+  /** The answer to `frame`, or undefined if the socket closed first. */
+  const answerOrClose = async (frame: Frame, ms = 5000): Promise<Frame | undefined> => {
+    const id = next++;
+    ws.send(JSON.stringify({ id, ...frame }));
+    await until(
+      () => closeCode !== undefined || answerTo(id) !== undefined,
+      `an answer to ${String(frame.verb)}`,
+      ms,
+    );
+    return answerTo(id);
+  };
+  /** The answer to `frame`; the socket closing first fails the test. */
+  const ask = async (frame: Frame, ms = 5000): Promise<Frame> => {
+    const answer = await answerOrClose(frame, ms);
+    if (answer === undefined)
+      throw new Error(`the socket closed (${closeCode}) before answering ${String(frame.verb)}`);
+    return answer;
+  };
+  const ping = async (): Promise<void> => {
+    const before = pongs;
+    ws.send("ping");
+    await until(() => pongs > before, "pong");
+  };
+  const events = (watch: number) =>
+    frames.filter((f) => f.id === watch && "event" in f).map((f) => f.event as Frame);
+  return {
+    ws,
+    frames,
+    ask,
+    answerOrClose,
+    ping,
+    events,
+    isClosed: () => closeCode !== undefined,
+    closeCode: () => closeCode,
+    nextId: () => next,
+  };
+}

@@ -5,13 +5,22 @@
 // Tests in this file run one after another on one store, so a test may compare
 // the store rev before and after what it does; each uses its own fresh paths.
 
-import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, base, del, freshPath, json, sleep, storeRev, text, until, write } from "./helpers";
+import {
+  api,
+  del,
+  type Frame,
+  freshPath,
+  json,
+  openSocket,
+  sleep,
+  storeRev,
+  text,
+  until,
+  write,
+} from "./helpers";
 
 // --- Helpers ---
-
-type Frame = Record<string, unknown>;
 
 interface ErrorFields {
   code: string;
@@ -70,42 +79,6 @@ async function putIn(path: string, session: string, value = "v", rev: number | s
   return (await json<{ rev: number }>(response)).rev;
 }
 
-async function socket() {
-  const response = await SELF.fetch(`${base}/v1/ws`, { headers: { Upgrade: "websocket" } });
-  expect(response.status).toBe(101);
-  const ws = response.webSocket as WebSocket;
-  ws.accept();
-  const frames: Frame[] = [];
-  let pongs = 0;
-  let closed = false;
-  ws.addEventListener("message", (e) => {
-    const data = String(e.data);
-    if (data === "pong") pongs++;
-    else frames.push(JSON.parse(data) as Frame);
-  });
-  ws.addEventListener("close", () => {
-    closed = true;
-  });
-  let next = 1;
-  const ask = async (frame: Frame): Promise<Frame> => {
-    const id = next++;
-    ws.send(JSON.stringify({ id, ...frame }));
-    await until(
-      () => frames.some((f) => f.id === id && !("event" in f)),
-      `an answer to ${JSON.stringify(frame)}`,
-    );
-    return frames.find((f) => f.id === id && !("event" in f)) as Frame;
-  };
-  const ping = async (): Promise<void> => {
-    const before = pongs;
-    ws.send("ping");
-    await until(() => pongs > before, "pong");
-  };
-  const events = (watch: number) =>
-    frames.filter((f) => f.id === watch && "event" in f).map((f) => f.event as Frame);
-  return { ws, frames, ask, ping, events, isClosed: () => closed, nextId: () => next };
-}
-
 function codeOf(frame: Frame): string | undefined {
   return (frame.error as ErrorFields | undefined)?.code;
 }
@@ -140,7 +113,7 @@ describe("session ids and ttl", () => {
       const response = await api(`/v1/sessions?ttl=${encodeURIComponent(ttl)}`, { method: "POST" });
       await expectError(response, 400, "RANGE");
     }
-    const s = await socket();
+    const s = await openSocket();
     for (const ttl of [999, 3_600_001, 1500.5, "abc", true, [], {}]) {
       expect(codeOf(await s.ask({ verb: "SESSION", ttl }))).toBe("RANGE");
     }
@@ -170,7 +143,7 @@ describe("session ids and ttl", () => {
       400,
       "BAD_REQUEST",
     );
-    const s = await socket();
+    const s = await openSocket();
     for (const session of ["", "a.b", "x".repeat(65), "a b", 12, true, [], {}]) {
       for (const verb of ["KEEPALIVE", "ENDSESSION", "SESSION"]) {
         expect(codeOf(await s.ask({ verb, session }))).toBe("BAD_REQUEST");
@@ -205,7 +178,7 @@ describe("opening and ending", () => {
     expect(sorted).toEqual([`${dir}/Z`, `${dir}/a`, `${dir}/a-`, `${dir}/b`, `${dir}/c/x`]);
     expect(body).toEqual({ session: s.session, ttl: 15_000, files: sorted });
 
-    const w = await socket();
+    const w = await openSocket();
     expect((await w.ask({ verb: "WATCH", glob: `${dir}/**` })).watching).toBe(true);
     const watchId = w.nextId() - 1;
     const before = await storeRev();
@@ -258,7 +231,7 @@ describe("opening and ending", () => {
       await expectError(await getSession(id), 404, "NOSESSION");
       await expectError(await endSession(id), 404, "NOSESSION");
     }
-    const w = await socket();
+    const w = await openSocket();
     for (const id of [s.session, "never-opened-1234"]) {
       for (const verb of ["KEEPALIVE", "ENDSESSION", "SESSION"]) {
         expect(codeOf(await w.ask({ verb, session: id }))).toBe("NOSESSION");
@@ -274,7 +247,7 @@ describe("opening and ending", () => {
     const response = await keepalive(s.session);
     expect(response.status).toBe(200);
     expect(await json(response)).toEqual({ session: s.session, ttl: 2000 });
-    const w = await socket();
+    const w = await openSocket();
     const answer = await w.ask({ verb: "KEEPALIVE", session: s.session });
     expect(answer).toEqual({ id: answer.id, session: s.session, ttl: 2000 });
     w.ws.close();
@@ -304,7 +277,7 @@ describe("opening and ending", () => {
     }
     expect(await text(await api(`/v1/files${path}`))).toBe("one");
     // Over the socket too.
-    const w = await socket();
+    const w = await openSocket();
     const before = await storeRev();
     const answer = await w.ask({ verb: "SET", path, rev: 0, value: "x", session: "never-opened-5678" });
     expect(codeOf(answer)).toBe("NOSESSION");
@@ -376,7 +349,7 @@ describe("reads show the owner at the rev read", () => {
     const dir = freshPath("r");
     const eph = `${dir}/e`;
     const pers = `${dir}/p`;
-    const w = await socket();
+    const w = await openSocket();
     expect((await w.ask({ verb: "WATCH", glob: `${dir}/*` })).watching).toBe(true);
     const watchId = w.nextId() - 1;
     const ephRev = await putIn(eph, s.session, "E");
@@ -435,7 +408,7 @@ describe("reads show the owner at the rev read", () => {
 
 describe("sessions over the WebSocket", () => {
   it("SESSION opens (one rev), SET takes session, ENDSESSION answers as DELETE", async () => {
-    const w = await socket();
+    const w = await openSocket();
     const before = await storeRev();
     const opened = await w.ask({ verb: "SESSION", ttl: 5000 });
     expect(Object.keys(opened).sort()).toEqual(["id", "rev", "session", "ttl"]);
@@ -459,7 +432,7 @@ describe("sessions over the WebSocket", () => {
 
   it("SESSION with session attaches an open one: {id, session, ttl}, no rev", async () => {
     const s = await open(4000);
-    const w = await socket();
+    const w = await openSocket();
     const before = await storeRev();
     const answer = await w.ask({ verb: "SESSION", session: s.session });
     expect(answer).toEqual({ id: answer.id, session: s.session, ttl: 4000 });
@@ -469,7 +442,7 @@ describe("sessions over the WebSocket", () => {
   });
 
   it("ping is answered pong, on any socket", async () => {
-    const w = await socket();
+    const w = await openSocket();
     await w.ping();
     await w.ping();
     expect(w.frames).toEqual([]);
@@ -544,7 +517,7 @@ describe("expiry", () => {
 
   it("a socket's ping frames keep its sessions alive; closed, the session lives on until ttl and can be attached again", async () => {
     const ttl = 1500;
-    const first = await socket();
+    const first = await openSocket();
     const opened = await first.ask({ verb: "SESSION", ttl });
     const session = String(opened.session);
     const path = freshPath();
@@ -559,7 +532,7 @@ describe("expiry", () => {
     first.ws.close();
     await sleep(ttl / 2);
     // Still alive (well within ttl of the last ping), and another socket attaches it.
-    const second = await socket();
+    const second = await openSocket();
     const attached = await second.ask({ verb: "SESSION", session });
     expect(attached).toEqual({ id: attached.id, session, ttl });
     expect(Date.now() - closedAt).toBeLessThan(ttl + 2000);
@@ -608,7 +581,7 @@ describe("expiry", () => {
 
   it("other frames on the socket keep its sessions alive too", async () => {
     const ttl = 1200;
-    const w = await socket();
+    const w = await openSocket();
     const session = String((await w.ask({ verb: "SESSION", ttl })).session);
     const start = Date.now();
     while (Date.now() - start < 3 * ttl) {

@@ -4,11 +4,8 @@
 // Tests in this file run one after another on one store, so a test may compare
 // the store rev before and after what it does; each uses its own fresh paths.
 
-import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, base, freshPath, json, sleep, storeRev, text, until, write } from "./helpers";
-
-type Frame = Record<string, unknown>;
+import { api, type Frame, freshPath, json, openSocket, sleep, storeRev, text, until, write } from "./helpers";
 
 interface TxnError {
   code: string;
@@ -66,30 +63,6 @@ async function openSession(): Promise<string> {
   const response = await api("/v1/sessions", { method: "POST" });
   expect(response.status).toBe(200);
   return (await json<{ session: string }>(response)).session;
-}
-
-async function socket() {
-  const response = await SELF.fetch(`${base}/v1/ws`, { headers: { Upgrade: "websocket" } });
-  expect(response.status).toBe(101);
-  const ws = response.webSocket as WebSocket;
-  ws.accept();
-  const frames: Frame[] = [];
-  let closeCode: number | undefined;
-  ws.addEventListener("message", (e) => {
-    const data = String(e.data);
-    if (data !== "pong") frames.push(JSON.parse(data) as Frame);
-  });
-  ws.addEventListener("close", (e) => {
-    closeCode = e.code;
-  });
-  let next = 1;
-  const ask = async (frame: Frame, ms = 5000): Promise<Frame | undefined> => {
-    const id = next++;
-    ws.send(JSON.stringify({ id, ...frame }));
-    await until(() => closeCode !== undefined || frames.some((f) => f.id === id), "an answer", ms);
-    return frames.find((f) => f.id === id);
-  };
-  return { ws, frames, ask, closeCode: () => closeCode };
 }
 
 // --- Success ---
@@ -389,7 +362,7 @@ describe("a transaction that fails", () => {
 
   it("a failing transaction shows no event and no partial change to a watcher", async () => {
     const dir = freshPath("w");
-    const s = await socket();
+    const s = await openSocket();
     await s.ask({ verb: "WATCH", glob: `${dir}/**` });
     await fails(
       {
@@ -502,7 +475,7 @@ describe("a transaction refused before it is decided consumes no rev", () => {
 
 describe("TXN over the WebSocket", () => {
   it("answers as POST /v1/txn, with the frame's id, and fails with the same error fields", async () => {
-    const s = await socket();
+    const s = await openSocket();
     const path = freshPath();
     const before = await storeRev();
     const answer = (await s.ask({
@@ -567,10 +540,10 @@ describe("TXN over the WebSocket", () => {
   });
 
   it("a frame too large gets TOO_LARGE or closes the socket with 1009, and consumes no rev", async () => {
-    const s = await socket();
+    const s = await openSocket();
     const before = await storeRev();
     const value = "q".repeat(2 * 1024 * 1024 + 10);
-    const answer = await s.ask(
+    const answer = await s.answerOrClose(
       { verb: "TXN", ops: [{ op: "set", path: freshPath(), rev: -1, value }] },
       10_000,
     );
