@@ -2,7 +2,7 @@
 // client library: JSON text frames, a request carries an id that its answer,
 // or a watch's events, carry back.
 
-import type { ErrorCode } from "./errors";
+import type { ErrorCode, ErrorDetails } from "./errors";
 
 export const verbs = [
   "REV",
@@ -55,15 +55,7 @@ export interface RequestFrame {
 
 export interface ErrorFrame {
   id: FrameId | null;
-  error: {
-    code: ErrorCode;
-    message: string;
-    rev?: number;
-    storeRev?: number;
-    path?: string;
-    check?: number;
-    op?: number;
-  };
+  error: { code: ErrorCode; message: string } & ErrorDetails;
 }
 
 export interface EventBody {

@@ -1,7 +1,7 @@
 // The read queries a replica answers, as plain data: the Worker sends them to
 // an acceptor Durable Object over RPC and the core executes them on the store.
 
-import type { ErrorCode } from "./errors";
+import type { ErrorCode, ErrorDetails } from "./errors";
 import { CodedError } from "./errors";
 import type { Slot } from "./paxos/messages";
 import type { SessionInfo, Store, StoreEvent, WalkFile } from "./store";
@@ -51,14 +51,9 @@ export interface WaitRequest {
 }
 
 /** An error as it crosses RPC: a value, since an Error object loses its fields on the way. */
-export interface ErrorValue {
+export interface ErrorValue extends ErrorDetails {
   code: ErrorCode;
   message: string;
-  rev?: number;
-  storeRev?: number;
-  path?: string;
-  check?: number;
-  op?: number;
 }
 
 /** Where the replica stood when it answered: the Worker checks it against the read barrier. */
