@@ -236,6 +236,16 @@ export class Store {
       .map(({ session, ttlMs }) => ({ session, ttlMs, files: this.backend.sessionFiles(session) }));
   }
 
+  /** A live session's ttl, or undefined when it is not alive: the keeper's question, without the file list. */
+  sessionTtlMs(id: string): number | undefined {
+    return this.backend.sessionTtlMs(id);
+  }
+
+  /** Every live session with its ttl, by id, without their files: what the session keeper compares itself with. */
+  sessionLeases(): { session: string; ttlMs: number }[] {
+    return this.backend.sessionList(0, Number.POSITIVE_INFINITY);
+  }
+
   /** How many sessions are alive now. */
   get sessionCount(): number {
     return this.backend.sessionCount();

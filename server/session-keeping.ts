@@ -39,7 +39,7 @@ export class SessionKeeping {
     private readonly host: SessionKeepingHost,
     nowMs: number,
   ) {
-    this.keeper.takeOver(host.store().sessions(), nowMs);
+    this.keeper.takeOver(host.store().sessionLeases(), nowMs);
     this.reconciledAt = host.store().rev;
   }
 
@@ -51,13 +51,13 @@ export class SessionKeeping {
       let result = this.keeper.keptAlive(session, now());
       if (result === "unknown") {
         // Opened through another proposer, and perhaps not yet applied here.
-        if (this.host.store().session(session) === undefined && !caughtUp) {
+        if (this.host.store().sessionTtlMs(session) === undefined && !caughtUp) {
           await this.host.catchUp();
           caughtUp = true;
         }
-        const info = this.host.store().session(session);
-        if (info !== undefined) {
-          this.keeper.opened(session, info.ttlMs, now());
+        const openedTtlMs = this.host.store().sessionTtlMs(session);
+        if (openedTtlMs !== undefined) {
+          this.keeper.opened(session, openedTtlMs, now());
           result = this.keeper.keptAlive(session, now());
         }
       }
@@ -66,14 +66,14 @@ export class SessionKeeping {
         answers.push({ session, alive: false });
         continue;
       }
-      const info = this.host.store().session(session);
-      if (info === undefined) {
+      const ttlMs = this.host.store().sessionTtlMs(session);
+      if (ttlMs === undefined) {
         // Kept here, gone from the store: a client's DELETE ended it since the last tick.
         this.keeper.ended(session);
         answers.push({ session, alive: false });
         continue;
       }
-      answers.push({ session, alive: true, ttlMs: info.ttlMs });
+      answers.push({ session, alive: true, ttlMs });
     }
     return answers;
   }
@@ -83,7 +83,7 @@ export class SessionKeeping {
     this.reconcile(nowMs);
     for (const session of this.keeper.expired(nowMs)) {
       if (this.ending.has(session)) continue;
-      if (this.host.store().session(session) === undefined) {
+      if (this.host.store().sessionTtlMs(session) === undefined) {
         this.keeper.ended(session);
         continue;
       }
@@ -113,7 +113,7 @@ export class SessionKeeping {
     if (store.rev === this.reconciledAt) return;
     this.reconciledAt = store.rev;
     const known = new Set(this.keeper.kept().map((k) => k.session));
-    for (const { session, ttlMs } of store.sessions()) {
+    for (const { session, ttlMs } of store.sessionLeases()) {
       if (!known.delete(session)) this.keeper.opened(session, ttlMs, nowMs);
     }
     for (const gone of known) if (!this.ending.has(gone)) this.keeper.ended(gone);
