@@ -106,7 +106,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
         runtime: () => this.runtime(),
         fault: () => this.fault,
         reachSlot: (slot, waitMs) => this.reachSlot(slot, waitMs),
-        watchStarted: () => void this.followSoon(),
+        watchStarted: () => void this.scheduleAlarm(),
       });
       this.sockets.restore();
       await this.scheduleAlarm();
@@ -401,10 +401,6 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     if (at === Number.POSITIVE_INFINITY) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at || current < Date.now()) await this.ctx.storage.setAlarm(at);
-  }
-
-  private async followSoon(): Promise<void> {
-    await this.scheduleAlarm();
   }
 
   /** Brings this replica to the read barrier: what a majority has accepted, it has applied (or it gave up). */
