@@ -9,7 +9,8 @@ import { DurableObject } from "cloudflare:workers";
 import { CatchUp } from "../core/catch-up";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
 import { CodedError } from "../core/errors";
-import { catchUpMs, followEveryMs, replicaWaitersMax } from "../core/limits";
+import { type GrantAnswer, KeeperGrants, type PeerGrantAnswer } from "../core/keeper-lease";
+import { catchUpMs, followEveryMs, keeperLeaseMs, replicaWaitersMax } from "../core/limits";
 import {
   decodeMembership,
   encodeMembership,
@@ -42,14 +43,16 @@ import {
   type WaitRequest,
 } from "../core/reads";
 import { Replica } from "../core/replica";
+import { clockStepMsMaxDefault } from "../core/session-keeper";
 import type { StoreEvent } from "../core/store";
 import { isUnavailable } from "../server/acceptor-client";
 import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "../server/acceptor-rpc";
 import { secretsFrom } from "../server/auth";
 import { type Fault, type FaultSetting, healthy } from "../server/fault-setting";
+import { type KeeperRedirect, KeeperRole } from "../server/keeper-role";
 import { logLine } from "../server/log";
 import { newRuntime, type Runtime } from "../server/runtime";
-import { type KeepaliveAnswer, SessionKeeping } from "../server/session-keeping";
+import type { KeepaliveAnswer } from "../server/session-keeping";
 import { sleep, withTimeout } from "../server/timing";
 import type { AcceptorEnv } from "./acceptor-env";
 import { AcceptorPeers } from "./acceptor-peers";
@@ -75,11 +78,12 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** A proposer and reader of this object's own, for requests that come over client sockets. */
   private ownRuntime: Runtime | undefined;
   private ownPeers: AcceptorPeers | undefined;
-  /** The session keeper's state, on the leader acceptor only (docs/PROTOCOL.md, sessions). */
-  private keeping: SessionKeeping | undefined;
+  /** The session keeper's role, held by one acceptor at a time (server/keeper-role.ts). */
+  private keeper!: KeeperRole;
+  /** This acceptor's grants of that role (core/keeper-lease.ts). */
+  private grants!: KeeperGrants;
   /** The data centre this object was last seen running in, when the platform could tell. */
   private colo: string | undefined;
-  private startingKeeper = false;
   /** When the keeper last ticked because its replica applied a slot. */
   private keeperTickedAtMs = 0;
   /** The membership this acceptor stored at its first use, and why it refuses to serve, if it does. */
@@ -108,12 +112,21 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
         reachSlot: (slot, waitMs) => this.reachSlot(slot, waitMs),
         watchStarted: () => void this.scheduleAlarm(),
       });
+      this.grants = new KeeperGrants(
+        {
+          leaseMs: keeperLeaseMs,
+          stepMsMax: clockStepMsMaxDefault,
+          lastGrantee: this.storage.getMeta("keeper-grantee"),
+        },
+        Date.now(),
+      );
+      this.keeper = this.newKeeperRole();
       this.sockets.restore();
       await this.scheduleAlarm();
     });
-    // Outside blockConcurrencyWhile: becoming the keeper takes a read barrier, and
+    // Outside blockConcurrencyWhile: taking the keeper's role takes a read barrier, and
     // requests (a peer's Paxos messages among them) must be served meanwhile.
-    if (this.name === this.config.leader) void loaded.then(() => this.startKeeping());
+    void loaded.then(() => this.keeperWake());
     if (env.DOOZER_PLACEMENT_PROBE === "1") {
       void loaded.then(() => {
         this.colo = this.storage.getMeta("colo");
@@ -209,18 +222,27 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     });
   }
 
-  // ---- Sessions (this acceptor is the keeper when it is the leader) ----
+  // ---- Sessions (one acceptor at a time holds the keeper's role: server/keeper-role.ts) ----
 
-  async keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | Unavailable> {
+  async keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | KeeperRedirect | Unavailable> {
     return this.guard(async () => {
-      if (this.name !== this.config.leader) return { unavailable: `${this.name} is not the session keeper` };
-      if (!this.keeping) {
-        void this.startKeeping();
-        return { unavailable: `${this.name} is starting as the session keeper; try again` };
-      }
-      const answers = await this.keeping.keepalive(sessions, Date.now);
+      const answers = await this.keeper.keepalive(sessions);
       await this.scheduleAlarm();
       return answers;
+    });
+  }
+
+  async grantKeeper(candidate: string): Promise<PeerGrantAnswer | Unavailable> {
+    return this.guard(() => {
+      const { chosenThrough, maxAccepted } = this.replica.status();
+      return { ...this.grantLocally(candidate), chosenThrough, maxAccepted };
+    });
+  }
+
+  async releaseKeeper(candidate: string): Promise<true | Unavailable> {
+    return this.guard(() => {
+      this.grants.release(candidate);
+      return true as const;
     });
   }
 
@@ -313,53 +335,73 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   override async alarm(): Promise<void> {
     if (this.refusal) return;
     if (this.sockets.watching && this.fault.mode !== "down") await this.follow();
-    if (this.fault.mode !== "down") {
-      if (this.keeping) this.keeping.tick(Date.now());
-      else if (this.name === this.config.leader) await this.startKeeping();
-    }
+    if (this.fault.mode !== "down") await this.keeper.wake();
     await this.scheduleAlarm();
   }
 
-  /**
-   * Becomes the session keeper (docs/PROTOCOL.md, sessions). Only once this
-   * replica has applied every slot through the read barrier, finishing them
-   * with its own proposer if need be: a keeper that starts from a store behind
-   * the log would answer keepalives for a session whose end was already
-   * decided, or first hear of a session opened while it was down only when
-   * some later write showed it the gap (both found by test/sim/sessions.ts).
-   * Until then keepalives answer as unavailable (NO_QUORUM to the client).
-   */
-  private async startKeeping(): Promise<void> {
-    if (this.keeping || this.startingKeeper || this.refusal) return;
-    this.startingKeeper = true;
-    try {
-      const runtime = this.runtime();
-      const barrier = await runtime.reader.barrier();
-      if (!(await this.reachSlot(barrier.slot, catchUpMs))) {
-        await runtime.proposer.sync(barrier.slot, this.config.writeTimeoutMs, this.ctx);
-        if (!(await this.reachSlot(barrier.slot, catchUpMs))) throw new Error("behind the read barrier");
-      }
-      this.keeping = new SessionKeeping(
-        {
-          store: () => this.replica.store,
-          propose: (mutation) => this.proposeApplied(mutation),
-          catchUp: () => this.catchUpToBarrier(),
-          waitUntil: (work) => this.ctx.waitUntil(work),
-        },
-        Date.now(),
-      );
-      logLine("info", "session-keeper-started", {
-        acceptor: this.name,
-        sessions: this.keeping.kept().length,
-      });
-    } catch (error) {
-      // No majority yet, or the barrier out of reach: the alarm tries again.
-      logLine("warn", "session-keeper-waiting", { acceptor: this.name, message: String(error) });
-      await this.ctx.storage.setAlarm(Date.now() + followEveryMs);
-    } finally {
-      this.startingKeeper = false;
-    }
+  private async keeperWake(): Promise<void> {
+    if (this.refusal || this.fault.mode === "down") return;
+    await this.keeper.wake();
     await this.scheduleAlarm();
+  }
+
+  private newKeeperRole(): KeeperRole {
+    return new KeeperRole({
+      self: this.name,
+      acceptors: this.config.acceptors.map((a) => a.name),
+      preferred: this.config.leader,
+      store: () => this.replica.store,
+      now: Date.now,
+      random: Math.random,
+      grantLocally: () => this.grantLocally(this.name),
+      requestGrant: async (peer) => {
+        const answer = await withTimeout(
+          this.peers().peer(peer).grantKeeper(this.name),
+          this.config.rpcTimeoutMs,
+        );
+        if (isUnavailable(answer)) throw new Error(answer.unavailable);
+        return answer;
+      },
+      releaseLocally: () => this.grants.release(this.name),
+      requestRelease: async (peer) => {
+        await withTimeout(this.peers().peer(peer).releaseKeeper(this.name), this.config.rpcTimeoutMs);
+      },
+      chosenThrough: () => this.replica.chosenThrough,
+      peerChosenThrough: (slot) => {
+        if (slot <= this.replica.chosenThrough) return;
+        this.replica.expect(slot);
+        void this.catchUp();
+      },
+      grantHolder: () => this.grants.holder(Date.now()),
+      grantRemainingMs: () => this.grants.remainingMs(Date.now()),
+      syncToBarrier: () => this.syncToBarrier(),
+      catchUp: () => this.catchUpToBarrier(),
+      propose: (mutation) => this.proposeApplied(mutation),
+      waitUntil: (work) => this.ctx.waitUntil(work),
+    });
+  }
+
+  /** Grants the keeper's role, remembering the grantee across restarts (KeeperGrants). */
+  private grantLocally(candidate: string): GrantAnswer {
+    const answer = this.grants.request(candidate, Date.now());
+    if (answer.granted && this.storage.getMeta("keeper-grantee") !== candidate) {
+      this.storage.setMeta("keeper-grantee", candidate);
+    }
+    return answer;
+  }
+
+  /**
+   * Applies every slot through the read barrier, finishing them with this
+   * object's proposer if need be: a keeper that started from a store behind the
+   * log would answer keepalives for a session whose end was already decided,
+   * or miss a later keeper term (test/sim/sessions.ts).
+   */
+  private async syncToBarrier(): Promise<void> {
+    const runtime = this.runtime();
+    const barrier = await runtime.reader.barrier();
+    if (await this.reachSlot(barrier.slot, catchUpMs)) return;
+    await runtime.proposer.sync(barrier.slot, this.config.writeTimeoutMs, this.ctx);
+    if (!(await this.reachSlot(barrier.slot, catchUpMs))) throw new Error("behind the read barrier");
   }
 
   /**
@@ -396,7 +438,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** The alarm at the earliest of the next follow and the keeper's next deadline; none when neither is due. */
   private async scheduleAlarm(): Promise<void> {
     let at = this.sockets.watching ? Date.now() + followEveryMs : Number.POSITIVE_INFINITY;
-    const deadline = this.keeping?.nextDeadlineMs();
+    const deadline = this.fault.mode === "down" ? undefined : this.keeper.nextWakeMs();
     if (deadline !== undefined) at = Math.min(at, Math.max(deadline, Date.now() + 1));
     if (at === Number.POSITIVE_INFINITY) return;
     const current = await this.ctx.storage.getAlarm();
@@ -587,14 +629,12 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
    * seed 537). Throttled, since the comparison with the store scans the sessions.
    */
   private keeperAfterApply(): void {
-    const keeping = this.keeping;
-    if (!keeping || this.fault.mode === "down") return;
+    if (this.fault.mode === "down" || this.replica.store.sessionCount === 0) return;
     const now = Date.now();
-    const idle = keeping.nextDeadlineMs() === undefined;
-    if (idle && this.replica.store.sessionCount === 0) return;
-    if (!idle && now - this.keeperTickedAtMs < keeperTickOnApplyEveryMs) return;
+    if (now - this.keeperTickedAtMs < keeperTickOnApplyEveryMs) return;
     this.keeperTickedAtMs = now;
-    keeping.tick(now);
+    this.keeper.afterApply();
+    // Every acceptor that holds sessions watches the keeper's grants (KeeperRole.wake).
     this.ctx.waitUntil(this.scheduleAlarm());
   }
 

@@ -363,12 +363,19 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   loadCounters(): StoreCounters {
-    return { rev: this.stateValue("rev"), liveBytes: this.stateValue("live_bytes") };
+    return {
+      rev: this.stateValue("rev"),
+      liveBytes: this.stateValue("live_bytes"),
+      keeperTerm: this.stateValue("keeper_term"),
+    };
   }
 
   saveCounters(counters: StoreCounters): void {
     this.setStateValue("rev", counters.rev);
     this.setStateValue("live_bytes", counters.liveBytes);
+    // It changes only when a keeper takes over: one row write saved per batch.
+    if (counters.keeperTerm !== this.stateValue("keeper_term"))
+      this.setStateValue("keeper_term", counters.keeperTerm);
   }
 
   appliedSlot(): number {

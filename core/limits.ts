@@ -80,3 +80,16 @@ export const catchUpMs = 500;
 export const keepaliveForwardMsMax = 1_000;
 /** How often a replica with watchers asks its peers whether it missed a slot. */
 export const followEveryMs = 1_000;
+/**
+ * The session keeper's lease (core/keeper-lease.ts): each acceptor grants the
+ * role for this long on its own clock; the keeper renews every
+ * keeperRenewEveryMs and may act for the lease less its margins (1% of it for
+ * clocks that run at different rates, and keeperLeaseSafetyMs). A keeper that
+ * dies is replaced about a lease after its last renewal.
+ */
+export const keeperLeaseMs = 1_500;
+export const keeperRenewEveryMs = 400;
+export const keeperLeaseDriftMargin = 0.01;
+export const keeperLeaseSafetyMs = 100;
+/** How much later than the preferred keeper each next acceptor in rotation tries to take the role over. */
+export const keeperRankDelayMs = 250;

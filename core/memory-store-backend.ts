@@ -9,7 +9,7 @@ import { VersionedTree } from "./tree";
 
 export class MemoryStoreBackend implements StoreBackend {
   readonly tree = new VersionedTree();
-  private counters: StoreCounters = { rev: 0, liveBytes: 0 };
+  private counters: StoreCounters = { rev: 0, liveBytes: 0, keeperTerm: 0 };
   private slot = 0;
   private readonly events = new RevList<StoredEvent>();
   /** Oldest first: a Map keeps insertion order, so the first key is the one to forget. */

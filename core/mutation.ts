@@ -35,7 +35,13 @@ export type Mutation =
   /** Opens a session the proposer named (a random id); consumes one rev. */
   | { op: "session-open"; id: string; session: string; ttlMs: number }
   /** Ends a session and deletes its files: one rev per file, or one if it owns none; none if it is not alive. */
-  | { op: "session-end"; id: string; session: string; reason?: SessionEndReason }
+  /**
+   * Ends a session and deletes its files: one rev per file, or one if it owns none; none if it is not alive.
+   * An expiry names the keeper's term (core/keeper-lease.ts): under another term it changes nothing.
+   */
+  | { op: "session-end"; id: string; session: string; reason?: SessionEndReason; keeperTerm?: number }
+  /** The session keeper's claim of a term above the store's (core/keeper-lease.ts); consumes no rev. */
+  | { op: "keeper-claim"; id: string; term: number }
   /** All or nothing: consumes one rev per op when every item passes, else one. */
   | { op: "txn"; id: string; checks: TxnCheck[]; ops: TxnOp[] };
 
@@ -93,8 +99,11 @@ const opCodes = {
   sessionOpen: 5,
   sessionEnd: 6,
   txn: 7,
+  keeperClaim: 8,
 } as const;
 const reasonCodes: Record<SessionEndReason | "none", number> = { none: 0, client: 1, expired: 2 };
+/** A session end's reason byte when the end is an expiry under a keeper's term (f64 term follows). */
+const expiredInTermCode = 3;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
@@ -108,8 +117,9 @@ const textDecoder = new TextDecoder();
  *   3 nop: nothing
  *   4 set in a session: f64 rev, text path, value, text session
  *   5 session-open: text session, f64 ttlMs
- *   6 session-end: text session, u8 reason (0 none, 1 client, 2 expired)
+ *   6 session-end: text session, u8 reason (0 none, 1 client, 2 expired, 3 expired under a term: f64 term)
  *   7 txn: u16 checks, each f64 rev, text path; u16 ops, each u8 op (1, 2 or 4) and that op's fields as above
+ *   8 keeper-claim: f64 term
  * Codes 1–3 are the original layout: logs written before sessions decode unchanged.
  */
 export function encodeBatch(mutations: readonly Mutation[]): Uint8Array {
@@ -135,7 +145,15 @@ export function encodeBatch(mutations: readonly Mutation[]): Uint8Array {
         out.u8(opCodes.sessionEnd);
         out.text(m.id);
         out.text(m.session);
-        out.u8(reasonCodes[m.reason ?? "none"]);
+        if (m.keeperTerm !== undefined) {
+          out.u8(expiredInTermCode);
+          out.f64(m.keeperTerm);
+        } else out.u8(reasonCodes[m.reason ?? "none"]);
+        break;
+      case "keeper-claim":
+        out.u8(opCodes.keeperClaim);
+        out.text(m.id);
+        out.f64(m.term);
         break;
       case "txn":
         out.u8(opCodes.txn);
@@ -190,6 +208,10 @@ export function decodeBatch(bytes: Uint8Array): Mutation[] {
       case opCodes.sessionEnd: {
         const session = input.text();
         const reasonCode = input.u8();
+        if (reasonCode === expiredInTermCode) {
+          mutations.push({ op: "session-end", id, session, reason: "expired", keeperTerm: input.f64() });
+          break;
+        }
         const reason = reasonCode === 1 ? "client" : reasonCode === 2 ? "expired" : undefined;
         if (reasonCode > 2) throw new Error(`decodeBatch: unknown session end reason ${reasonCode}`);
         mutations.push(
@@ -199,6 +221,9 @@ export function decodeBatch(bytes: Uint8Array): Mutation[] {
         );
         break;
       }
+      case opCodes.keeperClaim:
+        mutations.push({ op: "keeper-claim", id, term: input.f64() });
+        break;
       case opCodes.txn: {
         const checks: TxnCheck[] = [];
         for (let n = input.u16(); n > 0; n--) {
@@ -241,7 +266,9 @@ export function encodedSize(m: Mutation): number {
     case "session-open":
       return header + textSize(m.session) + 8;
     case "session-end":
-      return header + textSize(m.session) + 1;
+      return header + textSize(m.session) + 1 + (m.keeperTerm === undefined ? 0 : 8);
+    case "keeper-claim":
+      return header + 8;
     case "txn": {
       let size = header + 4;
       for (const check of m.checks) size += 8 + textSize(check.path);

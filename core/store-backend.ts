@@ -39,6 +39,8 @@ export interface StoredEvent {
 export interface StoreCounters {
   rev: number;
   liveBytes: number;
+  /** The session keeper's term in force (core/keeper-lease.ts). */
+  keeperTerm: number;
 }
 
 export interface StoreBackend {

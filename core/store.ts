@@ -99,6 +99,8 @@ export class Store {
   private readonly backend: StoreBackend;
   private readonly tree: TreeStore;
   private liveByteCount = 0;
+  /** The session keeper's term in force (core/keeper-lease.ts): only its expiries apply. */
+  private keeperTermInForce = 0;
 
   constructor(options: StoreOptions = {}) {
     this.historyRevs = options.historyRevs ?? historyRevsDefault;
@@ -111,6 +113,7 @@ export class Store {
     const counters = this.backend.loadCounters();
     this.storeRev = counters.rev;
     this.liveByteCount = counters.liveBytes;
+    this.keeperTermInForce = counters.keeperTerm;
     for (const [name, value] of [
       ["historyRevs", this.historyRevs],
       ["dedupMax", this.dedupMax],
@@ -138,10 +141,19 @@ export class Store {
     return this.liveByteCount;
   }
 
+  /** The session keeper's term in force: 0 until a keeper first claims one. */
+  get keeperTerm(): number {
+    return this.keeperTermInForce;
+  }
+
   /** Applies a decided batch in order; one outcome per mutation. */
   apply(mutations: readonly Mutation[]): MutationOutcome[] {
     const outcomes = mutations.map((mutation) => this.applyOne(mutation));
-    this.backend.saveCounters({ rev: this.storeRev, liveBytes: this.liveByteCount });
+    this.backend.saveCounters({
+      rev: this.storeRev,
+      liveBytes: this.liveByteCount,
+      keeperTerm: this.keeperTermInForce,
+    });
     return outcomes;
   }
 
@@ -314,7 +326,15 @@ export class Store {
       case "session-open":
         return this.openSession(mutation.session, mutation.ttlMs);
       case "session-end":
+        if (mutation.keeperTerm !== undefined && mutation.keeperTerm !== this.keeperTermInForce) {
+          // A deposed keeper's expiry, decided late: the keeper in force may have heard keepalives since.
+          return this.staleTerm(mutation.keeperTerm, mutation.session);
+        }
         return this.endSession(mutation.session);
+      case "keeper-claim":
+        if (!(mutation.term > this.keeperTermInForce)) return this.staleTerm(mutation.term, undefined);
+        this.keeperTermInForce = mutation.term;
+        return { rev: this.storeRev, revsConsumed: 0 };
       case "txn":
         return this.transact(mutation.checks, mutation.ops);
     }
@@ -516,6 +536,18 @@ export class Store {
     for (const path of paths) this.deleteFile(path, ++this.storeRev);
     const outcome: MutationOutcome = { rev: this.storeRev, session };
     if (paths.length !== 1) outcome.revsConsumed = paths.length;
+    return outcome;
+  }
+
+  /** A keeper's write under a term that is not in force: it changes nothing and consumes no rev. */
+  private staleTerm(term: number, session: string | undefined): MutationOutcome {
+    const message = `keeper term ${term} is not in force (term ${this.keeperTermInForce} is)`;
+    const outcome: MutationOutcome = {
+      rev: this.storeRev,
+      revsConsumed: 0,
+      error: { code: "REV_MISMATCH", message },
+    };
+    if (session !== undefined) outcome.session = session;
     return outcome;
   }
 

@@ -1,6 +1,7 @@
 // The acceptor's RPC surface: what the Worker, peer acceptors and an acceptor's
 // own proposer call (the last in process, see acceptors/acceptor-peers.ts).
 
+import type { PeerGrantAnswer } from "../core/keeper-lease";
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import type {
   Accept,
@@ -17,6 +18,7 @@ import type { ProposerStats } from "../core/paxos/proposer";
 import type { ErrorValue, ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { ReplicaStatus } from "../core/replica";
 import type { Fault, FaultSetting } from "./fault-setting";
+import type { KeeperRedirect } from "./keeper-role";
 import type { KeepaliveAnswer } from "./session-keeping";
 
 export interface AcceptorStatus extends ReplicaStatus {
@@ -38,8 +40,12 @@ export type ProposeReply = { outcome: MutationOutcome } | { error: ErrorValue };
 export interface AcceptorRpc {
   /** Proposes one mutation with this acceptor's own proposer (the "leader" write route). */
   propose(mutation: Mutation): Promise<ProposeReply | Unavailable>;
-  /** The session keeper (the leader acceptor) extends these sessions; any other acceptor is unavailable for it. */
-  keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | Unavailable>;
+  /** The session keeper extends these sessions; another acceptor points at the keeper, or takes the role (server/keeper-role.ts). */
+  keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | KeeperRedirect | Unavailable>;
+  /** Grants `candidate` the session keeper's role for a lease, unless another holds it (core/keeper-lease.ts). */
+  grantKeeper(candidate: string): Promise<PeerGrantAnswer | Unavailable>;
+  /** Lets a grant to `candidate` go at once (it lost the round); nothing if another holds the grant. */
+  releaseKeeper(candidate: string): Promise<true | Unavailable>;
   /** This acceptor's proposer's counters (benchmarks). */
   proposerStats(): Promise<ProposerStats>;
   prepare(message: Prepare): Promise<Promised | Rejected | Unavailable>;

@@ -8,6 +8,7 @@ import { CodedError } from "../core/errors";
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import { AcceptorClient } from "./acceptor-client";
 import type { ProposeReply } from "./acceptor-rpc";
+import type { KeeperRedirect } from "./keeper-role";
 import type { Lifetime } from "./lifetime";
 import type { Peers } from "./peers";
 import { ProposerDriver } from "./proposer-driver";
@@ -79,22 +80,41 @@ function viaLeader(
 }
 
 /**
- * Keepalives go to the session keeper, the leader acceptor (docs/PROTOCOL.md):
- * it alone decides expiries, so it alone must hear them.
+ * Keepalives go to the session keeper (server/keeper-role.ts): the acceptor
+ * that answered last, at first the preferred one. An acceptor that does not
+ * hold the role names the one that does, or takes the role itself when none
+ * does; one that cannot be reached is passed over for the next. Each acceptor
+ * is asked at most once per keepalive.
  */
 function keeperOf(acceptors: AcceptorClient, config: ClusterConfig) {
+  let believed = config.leader;
   return async (sessions: string[]): Promise<KeepaliveAnswer[]> => {
-    try {
-      return await acceptors.call(
-        config.leader,
-        (s) => s.keepalive(sessions),
-        config.writeTimeoutMs + config.rpcTimeoutMs,
-      );
-    } catch {
-      throw new CodedError(
-        "NO_QUORUM",
-        `the session keeper (${config.leader}) did not answer; the keepalive may not have reached it`,
-      );
+    const asked = new Set<string>();
+    const order = [believed, ...acceptors.names.filter((n) => n !== believed)];
+    let next: string | undefined = believed;
+    while (next !== undefined) {
+      const name: string = next;
+      asked.add(name);
+      let reply: KeepaliveAnswer[] | KeeperRedirect;
+      try {
+        reply = await acceptors.call(
+          name,
+          (s) => s.keepalive(sessions),
+          config.writeTimeoutMs + config.rpcTimeoutMs,
+        );
+      } catch {
+        reply = { notKeeper: `${name} did not answer` };
+      }
+      if (Array.isArray(reply)) {
+        believed = name;
+        return reply;
+      }
+      const hint = reply.keeper;
+      next = hint !== undefined && !asked.has(hint) ? hint : order.find((n) => !asked.has(n));
     }
+    throw new CodedError(
+      "NO_QUORUM",
+      "no acceptor could act as the session keeper; the keepalive may or may not have reached one",
+    );
   };
 }

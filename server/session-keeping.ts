@@ -34,10 +34,15 @@ export class SessionKeeping {
   /** The store rev at the last full comparison of the keeper with the store. */
   private reconciledAt = -1;
 
-  /** A new keeper has heard no keepalive: every live session counts as kept alive now (late, never early). */
+  /**
+   * A new keeper has heard no keepalive: every live session counts as kept
+   * alive now (late, never early). Its expiries name `keeperTerm`, the term it
+   * claimed (core/keeper-lease.ts): the store refuses them under another.
+   */
   constructor(
     private readonly host: SessionKeepingHost,
     nowMs: number,
+    private keeperTerm: number,
   ) {
     this.keeper.takeOver(host.store().sessionLeases(), nowMs);
     this.reconciledAt = host.store().rev;
@@ -93,6 +98,11 @@ export class SessionKeeping {
     }
   }
 
+  /** The keeper claimed a later term without a gap in its lease: its expiries name that one from now on. */
+  setTerm(keeperTerm: number): void {
+    this.keeperTerm = keeperTerm;
+  }
+
   /** When tick() is due next, on the caller's clock; undefined when no session is kept. */
   nextDeadlineMs(): number | undefined {
     return this.keeper.nextDeadlineMs();
@@ -121,12 +131,14 @@ export class SessionKeeping {
 
   private async end(session: string): Promise<void> {
     try {
-      // One id per session: if this end is proposed again after a lost answer, it applies once.
+      // One id per session and term: if this end is proposed again after a lost answer, it
+      // applies once; a later keeper's end of the same session is another intent.
       const outcome = await this.host.propose({
         op: "session-end",
-        id: `expire.${session}`,
+        id: `expire.${this.keeperTerm}.${session}`,
         session,
         reason: "expired",
+        keeperTerm: this.keeperTerm,
       });
       if (outcome.error === undefined || outcome.error.code === "NOSESSION") this.keeper.ended(session);
       if (outcome.error === undefined) logLine("info", "session-expired", { session, rev: outcome.rev });

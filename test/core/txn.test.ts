@@ -437,6 +437,8 @@ class Model {
     switch (mutation.op) {
       case "nop":
         return { rev: this.consume() };
+      case "keeper-claim":
+        return { rev: this.rev, revsConsumed: 0 };
       case "session-open": {
         const rev = this.consume();
         if (this.sessions.has(mutation.session))

@@ -11,8 +11,10 @@ import {
   del,
   type Frame,
   freshPath,
+  healAll,
   json,
   openSocket,
+  setFault,
   sleep,
   storeRev,
   text,
@@ -452,6 +454,57 @@ describe("sessions over the WebSocket", () => {
 });
 
 // --- Expiry ---
+
+describe("the session keeper's role moves while a majority is up", () => {
+  // acceptor-1 is the preferred keeper (DOOZER_LEADER). With it down, another acceptor takes
+  // the role (server/keeper-role.ts): keepalives keep working, and sessions still expire.
+  it("with the preferred keeper down, keepalives answer and a session ends by itself within 2 × ttl + 5 s", async () => {
+    const ttl = 1000;
+    const kept = await open(ttl);
+    expect((await keepalive(kept.session)).status).toBe(200);
+    await setFault("acceptor-1", "down");
+    try {
+      const before = await storeRev();
+      const sent = Date.now();
+      const s = await open(ttl);
+      const path = freshPath();
+      await putIn(path, s.session);
+      // The other session is kept alive all along, through the takeover.
+      let keptAnswers = 0;
+      let lastKeptOk = Date.now();
+      const deadline = sent + 2 * ttl + 5000;
+      let endedAt: number | undefined;
+      while (Date.now() < deadline + 2000) {
+        const answer = await keepalive(kept.session);
+        if (answer.status === 200) {
+          keptAnswers++;
+          lastKeptOk = Date.now();
+        }
+        await answer.body?.cancel();
+        if (endedAt === undefined && !(await alive(s.session))) endedAt = Date.now();
+        if (endedAt !== undefined && keptAnswers >= 5) break;
+        await sleep(ttl / 4);
+      }
+      expect(endedAt).toBeDefined();
+      expect(endedAt as number).toBeLessThanOrEqual(deadline + 500);
+      expect(endedAt as number).toBeGreaterThanOrEqual(sent + ttl);
+      expect((await api(`/v1/files${path}`)).status).toBe(404);
+      expect(keptAnswers).toBeGreaterThanOrEqual(5);
+      expect(Date.now() - lastKeptOk).toBeLessThan(ttl);
+      expect(await alive(kept.session)).toBe(true);
+      // The takeover itself consumed no rev: the open, the SET and the end's one delete.
+      expect(await storeRev()).toBe(before + 3);
+    } finally {
+      await healAll();
+    }
+    // Back up, acceptor-1 finds the role held and points keepalives at its holder.
+    for (let i = 0; i < 5; i++) {
+      expect((await keepalive(kept.session)).status).toBe(200);
+      await sleep(200);
+    }
+    await endSession(kept.session);
+  }, 40_000);
+});
 
 describe("expiry", () => {
   it("a session with no keepalive ends by itself within 2 × ttl + 5 s, not before ttl; its files go", async () => {

@@ -1,7 +1,7 @@
 // Replays or sweeps simulator seeds from the command line:
 //   npm run sim -- --seed 1234 [--acceptors 3] [--proposers 4] [--trace]
 //   npm run sim -- --seeds 5000 [--from 100000]
-//   npm run sim -- --sessions --seed 1234 [--trace] [--without keeperSyncsFirst]   (test/sim/sessions.ts)
+//   npm run sim -- --sessions --seed 1234 [--trace] [--without tickOnApply]   (test/sim/sessions.ts)
 //   npm run sim -- --sessions --seeds 500 [--from 1]
 import { parseArgs } from "node:util";
 import { allFixes, type SessionFixes, SessionSimulation, sessionSimulationForSeed } from "./sessions";

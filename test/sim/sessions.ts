@@ -1,43 +1,49 @@
 // A seeded simulation of sessions (SPEC §6, issue 12): a cluster of replicas
-// (core Replica), the session keeper on the leader acceptor running the real
-// host (server/session-keeping.ts, SessionKeeping, with the real core
-// SessionKeeper inside) on a simulated clock that drifts and jumps, socket
-// hosts running the real acceptors/socket-sessions.ts forwarding, a Worker
-// proposer that writes when the keeper does not answer, and clients that open
-// sessions, write ephemeral files under them and keep them alive at random
-// intervals over HTTP or a socket; some stop ("crash"), some are cut off from
-// the keeper for a while. The keeper crashes and restarts (a new
-// SessionKeeping: takeOver), acceptors crash, messages are delayed and dropped.
+// (core Replica), each running the real keeper's role (server/keeper-role.ts:
+// grants and leases from core/keeper-lease.ts, terms claimed through Paxos,
+// the real SessionKeeping and core SessionKeeper inside) on a simulated clock
+// that drifts and jumps; socket hosts running the real
+// acceptors/socket-sessions.ts forwarding; keepalives routed as
+// server/runtime.ts routes them (the believed keeper, its redirects, then the
+// others); a Worker proposer that writes when the preferred acceptor does not
+// answer; and clients that open sessions, write ephemeral files under them and
+// keep them alive at random intervals over HTTP or a socket. Some clients stop
+// ("crash"), some are cut off from the keeper for a while. The keeper crashes,
+// for a moment or long enough that another acceptor takes the role over;
+// acceptors crash, messages are delayed and dropped.
 //
 // Everything is timed in true simulated time. Per session it records the send
-// time of the last keepalive the keeper answered alive (or of the open), and
-// the time its end was decided (applied by the one chosen log). Checked:
+// time of the last keepalive a keeper answered alive (or of the open), when a
+// keeper last heard one, and the time its end was decided (applied by the one
+// chosen log). Checked:
 // - never early: an expired session's end is decided no sooner than ttl after
-//   the send of its last keepalive answered alive;
-// - not much late (liveness phase: no faults, keeper up, every acceptor up):
-//   a session whose client stopped ends within 2 × ttl + 5 s of its last
-//   keepalive, or of the heal if that was later;
+//   the send of its last keepalive answered alive, whichever keeper answered;
+// - not much late (liveness phase: no faults, every acceptor up, or all but
+//   the preferred keeper, which stays down so that another must take over): a
+//   session whose client stopped ends within 2 × ttl + 5 s of its last
+//   keepalive (sent, or heard if a slow route delivered it later), or of the
+//   heal if that was later;
 // - an end deletes every file the session owned, in consecutive revs in
 //   bytewise path order with nothing between, and a SET under a session is
 //   NOSESSION exactly when the session is not alive.
 //
-// The keeper's host is modelled as acceptors/acceptor-object.ts wires it: an
-// alarm at nextDeadlineMs(), set after the keeper starts, after a keepalive
-// and after each alarm; keepalives through SessionKeeping.keepalive; its
-// catchUp() is the read barrier then catch-up. The alarm is a platform timer
-// in true time; the keeper's clock readings are what drift and jump. A socket
+// Each acceptor's host is modelled as acceptors/acceptor-object.ts wires the
+// role: an alarm at nextWakeMs() running wake(), afterApply() when its
+// replica applies, keepalives through keepalive(). The alarm is a platform
+// timer in true time; the clocks' readings are what drift and jump. A socket
 // frame counts as a keepalive answered alive when the forward that covers it
 // (the last one its host sent for that session, or the hold at open) was: the
 // forwarding delay the keeper's grace is meant to absorb.
 //
-// As the hosts are, some seeds break SPEC §6 (sessions.test.ts names them).
-// Each change they need is modelled here as a switch in SessionFixes, on by
-// default; `npm run sim -- --sessions --seed N --without <fix>` shows a seed
-// without it.
+// As the hosts once were, some seeds broke SPEC §6 (sessions.test.ts names
+// them). Each change they needed is modelled here as a switch in
+// SessionFixes, on by default; `npm run sim -- --sessions --seed N --without
+// <fix>` shows a seed without it.
 
 import { SocketSessions } from "../../acceptors/socket-sessions";
 import { CatchUp } from "../../core/catch-up";
-import { batchBytesMax, batchMutationsMax } from "../../core/limits";
+import { KeeperGrants } from "../../core/keeper-lease";
+import { batchBytesMax, batchMutationsMax, keeperLeaseMs } from "../../core/limits";
 import {
   decodeBatch,
   encodeBatch,
@@ -50,8 +56,10 @@ import { bytesEqual } from "../../core/paxos/learner";
 import type { AcceptorReply, ProposerMessage, Slot } from "../../core/paxos/messages";
 import { type Completion, Proposer } from "../../core/paxos/proposer";
 import { Replica } from "../../core/replica";
+import { clockStepMsMaxDefault } from "../../core/session-keeper";
 import { Store } from "../../core/store";
-import { type KeepaliveAnswer, SessionKeeping } from "../../server/session-keeping";
+import { type KeeperRedirect, KeeperRole } from "../../server/keeper-role";
+import type { KeepaliveAnswer } from "../../server/session-keeping";
 import { MemoryStorage } from "./memory-storage";
 import { Random } from "./random";
 
@@ -71,6 +79,8 @@ export interface SessionSimulationOptions {
   partitionRate: number;
   clockJumpRate: number;
   workerCrashRate: number;
+  /** In the liveness phase the preferred keeper stays down: the others must take the role over. */
+  keeperDownInLiveness: boolean;
   /** The keeper's clock rate error: +1e-4 runs 100 ppm fast. */
   keeperClockRate: number;
   /** Largest clock jump, either way. */
@@ -98,17 +108,6 @@ export interface SessionFixes {
    */
   tickOnApply: boolean;
   /**
-   * A new keeper starts keeping (takeOver) only once its replica has applied
-   * every slot through the read barrier, finishing them with its proposer
-   * (Proposer.sync) if need be; until then keepalives answer NO_QUORUM.
-   * Otherwise a keeper that crashed after its `session-end` was chosen but
-   * before its replica applied it comes back with the session alive in its
-   * store, and answers keepalives for it alive after its end was decided; and
-   * a session decided while the keeper was down is first heard of when some
-   * later write reveals the gap to its replica, perhaps never.
-   */
-  keeperSyncsFirst: boolean;
-  /**
    * The keeper's propose() resolves once its own replica has applied the
    * write (else it rejects, and the keeper names the session again later).
    * SessionKeeping calls ended() as soon as the outcome arrives, which the
@@ -122,7 +121,6 @@ export interface SessionFixes {
 
 export const allFixes: SessionFixes = {
   tickOnApply: true,
-  keeperSyncsFirst: true,
   keeperAppliesBeforeEnded: true,
 };
 
@@ -142,6 +140,7 @@ export function sessionSimulationForSeed(seed: number): SessionSimulationOptions
     partitionRate: r.pick([0, 0.1, 0.3]),
     clockJumpRate: r.pick([0, 0.1, 0.4]),
     workerCrashRate: r.pick([0, 0.05]),
+    keeperDownInLiveness: r.chance(0.4),
     // Rate errors up to 5%: within what the grace covers at these ttls (core/session-keeper.ts).
     keeperClockRate: r.pick([0, 5e-5, -5e-5, 1e-3, -1e-3, 0.05, -0.05]),
     clockJumpMsMax: r.pick([2_000, 30_000]),
@@ -166,6 +165,8 @@ export interface SessionSimulationReport {
   clientEnds: number;
   filesDeletedByEnds: number;
   keeperRestarts: number;
+  /** Terms claimed by an acceptor other than the preferred keeper: the role moved. */
+  failovers: number;
   clockJumps: number;
   /** Sessions checked against "not much late" in the liveness phase. */
   lateChecked: number;
@@ -231,8 +232,11 @@ interface Node {
   parked: Set<() => boolean>;
   clock: SimClock;
   sockets: SocketSessions | undefined;
-  /** Keeper only. */
-  keeping: SessionKeeping | undefined;
+  /** The keeper's role (server/keeper-role.ts), on every node. */
+  role: KeeperRole | undefined;
+  /** The node's grants of the role; the last grantee survives a crash (its storage). */
+  grants: KeeperGrants | undefined;
+  lastGrantee: string | undefined;
   proposer: ProposerHandle | undefined;
   alarmAt: number | undefined;
 }
@@ -255,6 +259,8 @@ interface SessionRecord {
   frames: { sentAt: number; cover: Forward }[];
   /** Send time of the client's last keepalive or frame, answered or not. */
   lastSentAt: number;
+  /** When a keeper last counted a keepalive for it: one that took long to arrive is counted late. */
+  lastHeardAt: number;
   endedAt: number | undefined;
   endReason: "client" | "expired" | undefined;
 }
@@ -314,6 +320,7 @@ export class SessionSimulation {
     clientEnds: 0,
     filesDeletedByEnds: 0,
     keeperRestarts: 0,
+    failovers: 0,
     clockJumps: 0,
     lateChecked: 0,
   };
@@ -335,7 +342,9 @@ export class SessionSimulation {
         parked: new Set(),
         clock: new SimClock(() => this.time, 1_700_000_000_000 + this.random.int(1e9), rate),
         sockets: undefined,
-        keeping: undefined,
+        role: undefined,
+        grants: undefined,
+        lastGrantee: undefined,
         proposer: undefined,
         alarmAt: undefined,
       });
@@ -517,8 +526,9 @@ export class SessionSimulation {
     return node;
   }
 
+  /** The node holding the keeper's role now, else the preferred one. */
   private get keeper(): Node {
-    return this.node(keeperName);
+    return this.nodes.find((n) => n.role?.heldTerm !== undefined) ?? this.node(keeperName);
   }
 
   // ---- Proposers and Paxos ----
@@ -588,7 +598,7 @@ export class SessionSimulation {
   }
 
   private tickProposers(): void {
-    const handles = [this.worker, ...(this.keeper.proposer ? [this.keeper.proposer] : [])];
+    const handles = [this.worker, ...this.nodes.flatMap((n) => (n.proposer ? [n.proposer] : []))];
     for (const handle of handles) {
       if (handle.dead) continue;
       handle.proposer.tick(this.time);
@@ -649,9 +659,9 @@ export class SessionSimulation {
     if (!replica) return;
     for (const check of [...node.parked]) if (check()) node.parked.delete(check);
     if (replica.missing()) void this.catchUp(node);
-    if (node.keeping && this.options.fixes.tickOnApply) {
+    if (node.role && this.options.fixes.tickOnApply) {
       this.dirty = true;
-      node.keeping.tick(node.clock.read());
+      node.role.afterApply();
       this.scheduleAlarm(node);
     }
   }
@@ -746,62 +756,105 @@ export class SessionSimulation {
       (ids) => this.forwardFromSocketHost(node, ids),
       () => undefined,
     );
-    if (node.name !== keeperName) {
-      if (node.replica.missing()) void this.catchUp(node);
-      return;
-    }
     node.proposer = this.newProposer(`${node.name}.proposer.${node.incarnation}`, node.name);
-    if (this.options.fixes.keeperSyncsFirst) void this.syncThenKeep(node, node.incarnation);
-    else this.startKeeping(node);
-  }
-
-  /** keeperSyncsFirst: the barrier, every slot through it chosen and applied here, then takeOver. */
-  private async syncThenKeep(node: Node, incarnation: number): Promise<void> {
-    const alive = () => node.incarnation === incarnation && node.replica !== undefined;
-    while (alive()) {
-      const slot = await this.barrierSlot(node);
-      if (!alive()) return;
-      const handle = node.proposer as ProposerHandle;
-      if (slot !== undefined) {
-        const synced = await new Promise<boolean>((resolve) => {
-          const token = handle.proposer.sync(slot, this.time + writeTimeoutMs, this.time);
-          handle.syncs.set(token, resolve);
-          this.flush(handle);
-        });
-        if (!alive()) return;
-        const replica = node.replica as Replica;
-        if (synced && replica.chosenThrough < slot) {
-          replica.expect(slot);
-          void this.catchUp(node);
-          await this.sleep(barrierCatchUpMs);
-          if (!alive()) return;
-        }
-        if (synced && (node.replica as Replica).chosenThrough >= slot) {
-          this.startKeeping(node);
-          return;
-        }
-      }
-      await this.sleep(200);
-    }
-  }
-
-  private startKeeping(node: Node): void {
-    if (!node.replica) return;
-    node.keeping = new SessionKeeping(
-      {
-        store: () => (node.replica as Replica).store,
-        propose: (mutation) => this.keeperPropose(node, mutation),
-        catchUp: () => this.catchUpToBarrier(node),
-        waitUntil: () => undefined,
-      },
+    node.grants = new KeeperGrants(
+      { leaseMs: keeperLeaseMs, stepMsMax: clockStepMsMaxDefault, lastGrantee: node.lastGrantee },
       node.clock.read(),
     );
+    node.role = this.newRole(node);
     node.alarmAt = undefined;
-    this.trace(
-      `${node.name} starts as the keeper (incarnation ${node.incarnation}), ${node.keeping.kept().length} sessions`,
-    );
-    this.scheduleAlarm(node);
     if (node.replica.missing()) void this.catchUp(node);
+    const incarnation = node.incarnation;
+    // As the acceptor's constructor: a first look at the role once loaded.
+    this.at(1, () => {
+      if (node.incarnation === incarnation) void this.wake(node);
+    });
+  }
+
+  /** The keeper's role on `node`, with the host AcceptorObject gives it, in simulated I/O. */
+  private newRole(node: Node): KeeperRole {
+    const replica = node.replica as Replica;
+    const incarnation = node.incarnation;
+    const alive = () => node.incarnation === incarnation && node.replica !== undefined;
+    return new KeeperRole({
+      self: node.name,
+      acceptors: this.names,
+      preferred: keeperName,
+      store: () => replica.store,
+      now: () => node.clock.read(),
+      random: () => this.random.next(),
+      grantLocally: () => this.grant(node, node.name),
+      chosenThrough: () => replica.chosenThrough,
+      peerChosenThrough: (slot) => {
+        if (node.replica !== replica || slot <= replica.chosenThrough) return;
+        replica.expect(slot);
+        void this.catchUp(node);
+      },
+      requestGrant: (peer) =>
+        this.call(
+          node.name,
+          peer,
+          (p) => ({
+            ...this.grant(p, node.name),
+            chosenThrough: p.replica?.chosenThrough,
+            maxAccepted: p.replica?.status().maxAccepted,
+          }),
+          rpcTimeoutMs,
+        ),
+      releaseLocally: () => node.grants?.release(node.name),
+      requestRelease: async (peer) => {
+        await this.call(node.name, peer, (p) => p.grants?.release(node.name), rpcTimeoutMs);
+      },
+      grantHolder: () => node.grants?.holder(node.clock.read()),
+      grantRemainingMs: () => node.grants?.remainingMs(node.clock.read()) ?? 0,
+      syncToBarrier: async () => {
+        if (!(await this.syncToBarrier(node)) || !alive()) throw new Error("behind the read barrier");
+      },
+      catchUp: () => this.catchUpToBarrier(node),
+      propose: (mutation) => {
+        this.trace(`${node.name} proposes ${mutation.op} ${mutation.id}`);
+        if (mutation.op === "keeper-claim" && node.name !== keeperName) this.counts.failovers++;
+        return this.keeperPropose(node, mutation);
+      },
+      waitUntil: () => undefined,
+    });
+  }
+
+  private grant(node: Node, candidate: string) {
+    const grants = node.grants as KeeperGrants;
+    const answer = grants.request(candidate, node.clock.read());
+    if (answer.granted) node.lastGrantee = candidate;
+    return answer;
+  }
+
+  /** The barrier, then every slot through it chosen and applied here (AcceptorObject.syncToBarrier). */
+  private async syncToBarrier(node: Node): Promise<boolean> {
+    const slot = await this.barrierSlot(node);
+    if (slot === undefined || !node.replica || !node.proposer) return false;
+    const handle = node.proposer;
+    if (node.replica.chosenThrough >= slot) return true;
+    const synced = await new Promise<boolean>((resolve) => {
+      const token = handle.proposer.sync(slot, this.time + writeTimeoutMs, this.time);
+      handle.syncs.set(token, resolve);
+      this.flush(handle);
+    });
+    const replica = node.replica as Replica | undefined;
+    if (!synced || !replica) return false;
+    if (replica.chosenThrough < slot) {
+      replica.expect(slot);
+      void this.catchUp(node);
+      await this.sleep(barrierCatchUpMs);
+    }
+    return node.replica === replica && replica.chosenThrough >= slot;
+  }
+
+  /** The acceptor's alarm: the role's work, then the next alarm. */
+  private async wake(node: Node): Promise<void> {
+    const role = node.role;
+    if (!role) return;
+    this.dirty = true;
+    await role.wake();
+    if (node.role === role) this.scheduleAlarm(node);
   }
 
   private async keeperPropose(node: Node, mutation: Mutation): Promise<MutationOutcome> {
@@ -839,7 +892,8 @@ export class SessionSimulation {
     node.catchingUp = undefined;
     node.parked = new Set();
     node.sockets = undefined;
-    node.keeping = undefined;
+    node.role = undefined;
+    node.grants = undefined;
     node.alarmAt = undefined;
     if (node.proposer) {
       node.proposer.dead = true;
@@ -848,64 +902,93 @@ export class SessionSimulation {
     this.trace(`crash ${node.name}`);
   }
 
-  /** As AcceptorObject.scheduleAlarm: the earliest of the set alarm and the keeper's next deadline. */
+  /** As AcceptorObject.scheduleAlarm: the earliest of the set alarm and the role's next wake. */
   private scheduleAlarm(node: Node): void {
-    const keeping = node.keeping;
-    const deadline = keeping?.nextDeadlineMs();
-    if (!keeping || deadline === undefined) return;
+    const role = node.role;
+    const due = role?.nextWakeMs();
+    if (!role || due === undefined) return;
     const now = node.clock.read();
-    const fireAt = this.time + node.clock.trueDelay(Math.max(deadline, now + 1) - now) + this.random.int(20);
+    const fireAt = this.time + node.clock.trueDelay(Math.max(due, now + 1) - now) + this.random.int(20);
     if (node.alarmAt !== undefined && node.alarmAt <= fireAt && node.alarmAt >= this.time) return;
     node.alarmAt = fireAt;
     const incarnation = node.incarnation;
     this.at(fireAt - this.time, () => {
-      if (node.incarnation !== incarnation || node.alarmAt !== fireAt || node.keeping !== keeping) return;
+      if (node.incarnation !== incarnation || node.alarmAt !== fireAt || node.role !== role) return;
       node.alarmAt = undefined;
-      this.dirty = true;
-      const reading = node.clock.read();
-      keeping.tick(reading);
-      const ending = keeping.kept().filter((k) => k.ending);
-      if (ending.length > 0)
-        this.trace(`keeper tick (clock ${reading}): ending ${ending.map((k) => k.session).join(" ")}`);
-      this.scheduleAlarm(node);
+      void this.wake(node);
     });
   }
 
-  /** AcceptorObject.keepalive on the keeper; records which keepalives it answered alive. */
+  /** AcceptorObject.keepalive: the role answers or redirects; records which keepalives it answered alive. */
   private async keeperKeepalive(
     node: Node,
     sessions: string[],
     aliveAnswered: (session: string) => void,
-  ): Promise<KeepaliveAnswer[]> {
-    const keeping = node.keeping;
-    if (!keeping) throw new Error(`${node.name} is not the session keeper`);
-    const answers = await keeping.keepalive(sessions, () => node.clock.read());
-    // A keeper that crashed while it waited never answered.
-    if (node.keeping !== keeping) throw new Error("the keeper crashed");
+  ): Promise<KeepaliveAnswer[] | KeeperRedirect> {
+    const role = node.role;
+    if (!role) throw new Error(`${node.name} is down`);
+    const answers = await role.keepalive(sessions);
+    // A node that crashed while it waited never answered.
+    if (node.role !== role) throw new Error(`${node.name} crashed`);
+    this.scheduleAlarm(node);
+    if (!Array.isArray(answers)) return answers;
     this.trace(
-      `keeper (clock ${node.clock.read()}) answers ${answers.map((a) => `${a.session} ${a.alive ? "alive" : "NOSESSION"}`).join(", ")}`,
+      `${node.name} as keeper (term ${role.heldTerm}, clock ${node.clock.read()}) answers ${answers.map((a) => `${a.session} ${a.alive ? "alive" : "NOSESSION"}`).join(", ")}`,
     );
     for (const answer of answers) {
       if (answer.alive) {
         this.counts.aliveAnswers++;
         aliveAnswered(answer.session);
+        const record = this.sessions.get(answer.session);
+        if (record) record.lastHeardAt = this.time;
       }
     }
-    this.scheduleAlarm(node);
     return answers;
   }
+
+  /** Runtime.keepalive (server/runtime.ts, keeperOf): the believed keeper, its redirects, then the others in turn. */
+  private async keepaliveRoute(
+    from: string,
+    sessions: string[],
+    aliveAnswered: (session: string) => void,
+  ): Promise<KeepaliveAnswer[]> {
+    const believed = this.believedKeeper.get(from) ?? keeperName;
+    const order = [believed, ...this.names.filter((n) => n !== believed)];
+    const asked = new Set<string>();
+    let next: string | undefined = believed;
+    while (next !== undefined) {
+      const name: string = next;
+      asked.add(name);
+      let reply: KeepaliveAnswer[] | KeeperRedirect;
+      try {
+        reply = await this.call(
+          from,
+          name,
+          (node) => this.keeperKeepalive(node, sessions, aliveAnswered),
+          writeTimeoutMs + rpcTimeoutMs,
+        );
+      } catch {
+        reply = { notKeeper: `${name} did not answer` };
+      }
+      if (Array.isArray(reply)) {
+        this.believedKeeper.set(from, name);
+        return reply;
+      }
+      const hint = reply.keeper;
+      next = hint !== undefined && !asked.has(hint) ? hint : order.find((n) => !asked.has(n));
+    }
+    throw new Error("NO_QUORUM: no acceptor could act as the session keeper");
+  }
+
+  /** Per caller (a client's HTTP keepalives, a socket host): the acceptor that answered its last keepalive. */
+  private readonly believedKeeper = new Map<string, string>();
 
   /** A socket host's forward of frames' keepalives to the keeper (Runtime.keepalive, keeperOf). */
   private forwardFromSocketHost(host: Node, ids: string[]): Promise<KeepaliveAnswer[]> {
     this.counts.forwards++;
     const forward: Forward = { ids: new Set(ids), alive: new Set() };
     this.lastForward = forward;
-    return this.call(
-      host.name,
-      keeperName,
-      (keeper) => this.keeperKeepalive(keeper, ids, (session) => forward.alive.add(session)),
-      writeTimeoutMs + rpcTimeoutMs,
-    );
+    return this.keepaliveRoute(host.name, ids, (session) => forward.alive.add(session));
   }
 
   private lastForward: Forward | undefined;
@@ -943,8 +1026,10 @@ export class SessionSimulation {
     const keeper = this.keeper;
     if (r.chance(this.options.keeperCrashRate * perTick) && keeper.replica) {
       this.crash(keeper);
-      this.at(100 + r.int(5_000), () => {
-        if (this.keeper.replica) return;
+      // Mostly a restart; sometimes down long enough that another acceptor takes the role over.
+      this.at(r.chance(0.7) ? 100 + r.int(5_000) : 5_000 + r.int(20_000), () => {
+        // The heal restarts it, unless the liveness phase keeps the preferred keeper down.
+        if (keeper.replica || !this.faults) return;
         this.counts.keeperRestarts++;
         // A restart may land on another machine: another clock offset.
         if (r.chance(0.5)) keeper.clock.jump(r.int(120_000) - 60_000);
@@ -957,7 +1042,7 @@ export class SessionSimulation {
       if (node.replica && (down + 1 < this.quorum || r.chance(0.2))) {
         this.crash(node);
         this.at(200 + r.int(8_000), () => {
-          if (!node.replica) this.start(node);
+          if (!node.replica && this.faults) this.start(node);
         });
       }
     }
@@ -975,7 +1060,7 @@ export class SessionSimulation {
       const ms = r.int(2 * this.options.clockJumpMsMax) - this.options.clockJumpMsMax;
       keeper.clock.jump(ms);
       this.counts.clockJumps++;
-      this.trace(`keeper clock jumps ${ms} ms`);
+      this.trace(`${keeper.name} (the keeper) clock jumps ${ms} ms`);
     }
     if (r.chance(this.options.workerCrashRate * perTick)) {
       const old = this.worker;
@@ -991,8 +1076,10 @@ export class SessionSimulation {
     this.faults = false;
     this.livenessFrom = this.time;
     this.cut.clear();
+    const preferred = this.node(keeperName);
+    if (this.options.keeperDownInLiveness && preferred.replica) this.crash(preferred);
     for (const node of this.nodes) {
-      if (!node.replica) {
+      if (!node.replica && !(this.options.keeperDownInLiveness && node === preferred)) {
         if (node.name === keeperName) this.counts.keeperRestarts++;
         this.start(node);
       }
@@ -1002,7 +1089,7 @@ export class SessionSimulation {
       const ttlMax = Math.max(...this.options.ttls);
       client.stopAt = this.time + (this.random.chance(0.4) ? 0 : this.random.int(2 * ttlMax));
     }
-    this.trace("heal: liveness phase");
+    this.trace(`heal: liveness phase${this.options.keeperDownInLiveness ? `, ${keeperName} down` : ""}`);
   }
 
   // ---- Clients ----
@@ -1036,6 +1123,7 @@ export class SessionSimulation {
       lastAliveSentAt: this.time,
       frames: [],
       lastSentAt: this.time,
+      lastHeardAt: this.time,
       endedAt: undefined,
       endReason: undefined,
     };
@@ -1130,15 +1218,9 @@ export class SessionSimulation {
       const sentAt = this.time;
       record.lastSentAt = sentAt;
       this.counts.keepalives++;
-      this.call(
-        client.name,
-        keeperName,
-        (keeper) =>
-          this.keeperKeepalive(keeper, [record.session], () => {
-            record.lastAliveSentAt = Math.max(record.lastAliveSentAt, sentAt);
-          }),
-        writeTimeoutMs + rpcTimeoutMs,
-      ).then(
+      this.keepaliveRoute(client.name, [record.session], () => {
+        record.lastAliveSentAt = Math.max(record.lastAliveSentAt, sentAt);
+      }).then(
         ([answer]) => {
           if (answer && !answer.alive) over = true;
         },
@@ -1315,11 +1397,12 @@ export class SessionSimulation {
       this.counts.lateChecked++;
       // From its last keepalive, or from when it opened if the open was decided later (a write may
       // take effect after its client gave up on it), or from the heal if that was later still.
-      const bound = Math.max(record.lastSentAt, record.openedAt, healedAt) + 2 * record.ttlMs + 5_000;
+      const last = Math.max(record.lastSentAt, record.lastHeardAt);
+      const bound = Math.max(last, record.openedAt, healedAt) + 2 * record.ttlMs + 5_000;
       const ended = record.endedAt ?? Number.POSITIVE_INFINITY;
       if (ended > bound) {
         this.fail(
-          `not much late: ${record.session} (ttl ${record.ttlMs}), opened at ${record.openedAt}, last keepalive sent at ${record.lastSentAt}, healed at ${healedAt}, ${record.endedAt === undefined ? `still alive at ${this.time}` : `ended at ${record.endedAt}`}, bound ${bound}`,
+          `not much late: ${record.session} (ttl ${record.ttlMs}), opened at ${record.openedAt}, last keepalive sent at ${record.lastSentAt}, heard at ${record.lastHeardAt}, healed at ${healedAt}, ${record.endedAt === undefined ? `still alive at ${this.time}` : `ended at ${record.endedAt}`}, bound ${bound}`,
         );
       }
     }
