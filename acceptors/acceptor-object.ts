@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import { CatchUp } from "../core/catch-up";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
 import { CodedError } from "../core/errors";
-import { type GrantAnswer, KeeperGrants, type PeerGrantAnswer } from "../core/keeper-lease";
+import { KeeperGrants, type PeerGrantAnswer } from "../core/keeper-lease";
 import { catchUpMs, followEveryMs, keeperLeaseMs, replicaWaitersMax } from "../core/limits";
 import {
   decodeMembership,
@@ -58,6 +58,7 @@ import type { AcceptorEnv } from "./acceptor-env";
 import { AcceptorPeers } from "./acceptor-peers";
 import { ClientSockets } from "./client-sockets";
 import { parseStoredFault, suffer } from "./fault";
+import { KeeperGrantStorage } from "./keeper-grant-storage";
 import { probeColo } from "./placement";
 import { SqliteStorage } from "./sqlite-storage";
 
@@ -80,8 +81,9 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   private ownPeers: AcceptorPeers | undefined;
   /** The session keeper's role, held by one acceptor at a time (server/keeper-role.ts). */
   private keeper!: KeeperRole;
-  /** This acceptor's grants of that role (core/keeper-lease.ts). */
+  /** This acceptor's grants of that role (core/keeper-lease.ts), and where they are kept. */
   private grants!: KeeperGrants;
+  private grantStorage!: KeeperGrantStorage;
   /** The data centre this object was last seen running in, when the platform could tell. */
   private colo: string | undefined;
   /** When the keeper last ticked because its replica applied a slot. */
@@ -112,12 +114,9 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
         reachSlot: (slot, waitMs) => this.reachSlot(slot, waitMs),
         watchStarted: () => void this.scheduleAlarm(),
       });
+      this.grantStorage = new KeeperGrantStorage(ctx.storage.sql, this.storage);
       this.grants = new KeeperGrants(
-        {
-          leaseMs: keeperLeaseMs,
-          stepMsMax: clockStepMsMaxDefault,
-          lastGrantee: this.storage.getMeta("keeper-grantee"),
-        },
+        { leaseMs: keeperLeaseMs, stepMsMax: clockStepMsMaxDefault, stored: this.grantStorage.load() },
         Date.now(),
       );
       this.keeper = this.newKeeperRole();
@@ -199,6 +198,8 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       storageWrites: this.storage.writes,
       ...this.replica.status(),
       ...(this.colo === undefined ? {} : { colo: this.colo }),
+      keeperTerm: this.replica.store.keeperTerm,
+      keeper: this.keeper.heldTerm !== undefined,
     }));
   }
 
@@ -232,10 +233,14 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     });
   }
 
-  async grantKeeper(candidate: string): Promise<PeerGrantAnswer | Unavailable> {
+  async grantKeeper(
+    candidate: string,
+    heard: string[],
+    wantHeard: boolean,
+  ): Promise<PeerGrantAnswer | Unavailable> {
     return this.guard(() => {
       const { chosenThrough, maxAccepted } = this.replica.status();
-      return { ...this.grantLocally(candidate), chosenThrough, maxAccepted };
+      return { ...this.grantLocally(candidate, heard, wantHeard), chosenThrough, maxAccepted };
     });
   }
 
@@ -353,10 +358,12 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       store: () => this.replica.store,
       now: Date.now,
       random: Math.random,
-      grantLocally: () => this.grantLocally(this.name),
-      requestGrant: async (peer) => {
+      grantLocally: (heard, wantHeard) => this.grantLocally(this.name, heard, wantHeard),
+      requestGrant: async (peer, heard, wantHeard) => {
         const answer = await withTimeout(
-          this.peers().peer(peer).grantKeeper(this.name),
+          this.peers()
+            .peer(peer)
+            .grantKeeper(this.name, [...heard], wantHeard),
           this.config.rpcTimeoutMs,
         );
         if (isUnavailable(answer)) throw new Error(answer.unavailable);
@@ -381,13 +388,22 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     });
   }
 
-  /** Grants the keeper's role, remembering the grantee across restarts (KeeperGrants). */
-  private grantLocally(candidate: string): GrantAnswer {
-    const answer = this.grants.request(candidate, Date.now());
-    if (answer.granted && this.storage.getMeta("keeper-grantee") !== candidate) {
-      this.storage.setMeta("keeper-grantee", candidate);
+  /**
+   * Grants the keeper's role, keeping the grantee and the heard marks across
+   * restarts (KeeperGrants); a candidate taking over gets the marks, of the
+   * sessions this replica knows alive.
+   */
+  private grantLocally(candidate: string, heard: readonly string[], wantHeard: boolean): PeerGrantAnswer {
+    const now = Date.now();
+    const answer = this.grants.request(candidate, now, heard);
+    if (!answer.granted) return answer;
+    this.grantStorage.granted(candidate, heard, this.grants.clockMs);
+    const store = this.replica.store;
+    // Marks of sessions no longer alive here go, so that they stay about as many as the sessions.
+    if (wantHeard || this.grants.heardCount > 2 * store.sessionCount + 1024) {
+      this.grantStorage.forget(this.grants.forget((session) => store.sessionTtlMs(session) !== undefined));
     }
-    return answer;
+    return wantHeard ? { ...answer, heard: this.grants.heard(now) } : answer;
   }
 
   /**
@@ -411,9 +427,9 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
    */
   private async proposeApplied(mutation: Mutation): Promise<MutationOutcome> {
     const outcome = await this.runtime().proposer.write(mutation, this.ctx);
-    const applied = () => this.replica.store.rev >= outcome.rev;
+    const applied = () => this.replica.store.hasApplied(mutation, outcome);
     if (!applied() && !(await this.until(applied, Date.now() + this.config.writeTimeoutMs))) {
-      throw new Error(`${this.name} has not applied rev ${outcome.rev} yet`);
+      throw new Error(`${this.name} has not applied ${mutation.id} (rev ${outcome.rev}) yet`);
     }
     return outcome;
   }

@@ -52,19 +52,29 @@ export function candidateRank(self: string, acceptors: readonly string[], prefer
 
 export type GrantAnswer = { granted: true } | { granted: false; holder: string | undefined };
 
-/** A peer's answer to a grant request, with how far its log is chosen: the keeper's replica follows. */
-export type PeerGrantAnswer = GrantAnswer & { chosenThrough?: number; maxAccepted?: number };
+/**
+ * A peer's answer to a grant request: with how far its log is chosen and
+ * accepted (the keeper's replica follows), and, to a candidate taking over,
+ * how long ago it last heard of each session kept alive (`heard`).
+ */
+export type PeerGrantAnswer = GrantAnswer & {
+  chosenThrough?: number;
+  maxAccepted?: number;
+  heard?: [session: string, agoMs: number][];
+};
+
+/** What a grantor keeps across restarts: its grantee, and each session's heard mark as an age. */
+export interface StoredGrants {
+  lastGrantee?: string;
+  heard?: [session: string, agoMs: number][];
+}
 
 export interface KeeperGrantsOptions {
   leaseMs: number;
   /** The grantor's clock advances at most this much between two readings (see below). */
   stepMsMax: number;
-  /**
-   * The candidate this acceptor last granted, from its storage: after a
-   * restart it may be granted again at once, and others a lease later.
-   * Undefined when it never granted: then nobody holds a grant of its.
-   */
-  lastGrantee?: string;
+  /** What it stored before a restart (see StoredGrants); nothing when it never granted. */
+  stored?: StoredGrants;
 }
 
 /**
@@ -80,6 +90,15 @@ export interface KeeperGrantsOptions {
  * After a restart the grantor does not know when it last granted: it treats
  * its last grantee (stored) as holding a grant for a full leaseMs from now.
  * One that never granted (nothing stored) holds no grant.
+ *
+ * It also keeps, per session, when it last heard that the keeper counted a
+ * keepalive for it (or learnt of it): a keeper answers a keepalive only once
+ * a round of grants that carried it won a majority, so whichever candidate a
+ * majority grants next meets at least one grantor that heard it, and takes
+ * the session over from there instead of from scratch (server/keeper-role.ts).
+ * Marks are on the grantor's clamped time, which never runs ahead of true
+ * time; the time a grantor was down counts as none. Both make a mark look
+ * newer than it was: a session may then end late, never early.
  */
 export class KeeperGrants {
   private readonly leaseMs: number;
@@ -89,23 +108,58 @@ export class KeeperGrants {
   private grantee: string | undefined;
   /** On the grantor's time; grants from before a restart count as this one. */
   private untilMs: number;
+  /** Per session, on the grantor's time: when it last heard the keeper counted it alive. */
+  private readonly heardAt = new Map<string, number>();
 
   constructor(options: KeeperGrantsOptions, nowMs: number) {
     if (!(options.leaseMs > 0) || !(options.stepMsMax > 0)) throw new Error("KeeperGrants: bad options");
     this.leaseMs = options.leaseMs;
     this.stepMsMax = options.stepMsMax;
     this.observe(nowMs);
-    this.grantee = options.lastGrantee;
+    this.grantee = options.stored?.lastGrantee;
     this.untilMs = this.grantee === undefined ? this.grantorMs : this.grantorMs + this.leaseMs;
+    for (const [session, agoMs] of options.stored?.heard ?? [])
+      this.heardAt.set(session, this.grantorMs - agoMs);
   }
 
-  /** Grants `candidate` the role for leaseMs from now, unless another holds an unexpired grant. */
-  request(candidate: string, nowMs: number): GrantAnswer {
+  /**
+   * Grants `candidate` the role for leaseMs from now, unless another holds an
+   * unexpired grant; a granted request marks the sessions it says were heard.
+   */
+  request(candidate: string, nowMs: number, heard: readonly string[] = []): GrantAnswer {
     const now = this.observe(nowMs);
     if (now < this.untilMs && this.grantee !== candidate) return { granted: false, holder: this.grantee };
     this.grantee = candidate;
     this.untilMs = now + this.leaseMs;
+    for (const session of heard) this.heardAt.set(session, now);
     return { granted: true };
+  }
+
+  /** How long ago each session was last heard of. */
+  heard(nowMs: number): [session: string, agoMs: number][] {
+    const now = this.observe(nowMs);
+    return [...this.heardAt].map(([session, at]) => [session, Math.max(now - at, 0)]);
+  }
+
+  /** Forgets the marks of sessions `keep` rejects (ended ones); returns them, for storage. */
+  forget(keep: (session: string) => boolean): string[] {
+    const dropped: string[] = [];
+    for (const session of this.heardAt.keys()) {
+      if (keep(session)) continue;
+      this.heardAt.delete(session);
+      dropped.push(session);
+    }
+    return dropped;
+  }
+
+  /** The number of sessions with a mark, to bound them. */
+  get heardCount(): number {
+    return this.heardAt.size;
+  }
+
+  /** The grantor's time now (clamped readings): a stored mark is this value, and its age after a restart is measured from the last one stored. */
+  get clockMs(): number {
+    return this.grantorMs;
   }
 
   /** Lets `candidate`'s grant go at once (it stepped down); does nothing if another holds it. */

@@ -87,8 +87,8 @@ export const followEveryMs = 1_000;
  * clocks that run at different rates, and keeperLeaseSafetyMs). A keeper that
  * dies is replaced about a lease after its last renewal.
  */
-export const keeperLeaseMs = 1_500;
-export const keeperRenewEveryMs = 400;
+export const keeperLeaseMs = 1_000;
+export const keeperRenewEveryMs = 300;
 export const keeperLeaseDriftMargin = 0.01;
 export const keeperLeaseSafetyMs = 100;
 /** How much later than the preferred keeper each next acceptor in rotation tries to take the role over. */

@@ -28,9 +28,10 @@
 // nextDeadlineMs(), at most clockStepMsMax apart, so clamping loses only how
 // late a wake-up is.
 //
-// A new keeper (a restart, another acceptor taking over) has heard nothing:
-// takeOver() treats every live session as kept alive just now, so each lease
-// may end up to a ttl late, never early.
+// A new keeper (a restart, another acceptor taking over) starts from what a
+// majority of acceptors heard from the keepers before it (core/keeper-lease.ts,
+// the heard marks): a session is kept alive as of its mark, and one with no
+// mark as of the takeover, so a lease may end late, never early.
 
 /** The default bound on how far the keeper's clock advances between two readings. */
 export const clockStepMsMaxDefault = 1000;
@@ -114,16 +115,18 @@ export class SessionKeeper {
 
   /**
    * Starts from the store's live sessions, as a new keeper does: each is
-   * treated as kept alive now (late, never early); one the keeper knew and the
-   * store no longer has is forgotten.
+   * treated as kept alive at `heardAtMs` (on the caller's clock, at most now),
+   * or now without one (late, never early); one the keeper knew and the store
+   * no longer has is forgotten.
    */
-  takeOver(sessions: readonly { session: string; ttlMs: number }[], nowMs: number): void {
+  takeOver(sessions: readonly { session: string; ttlMs: number; heardAtMs?: number }[], nowMs: number): void {
     const now = this.observe(nowMs);
     const live = new Set<string>();
-    for (const { session, ttlMs } of sessions) {
+    for (const { session, ttlMs, heardAtMs } of sessions) {
       live.add(session);
       const kept = this.sessions.get(session);
-      const deadlineMs = now + ttlMs + expiryGraceMs(ttlMs);
+      const ago = heardAtMs === undefined ? 0 : Math.max(nowMs - heardAtMs, 0);
+      const deadlineMs = now - ago + ttlMs + expiryGraceMs(ttlMs);
       if (kept?.ending) continue;
       this.schedule(session, ttlMs, Math.max(deadlineMs, kept?.deadlineMs ?? 0));
     }

@@ -141,6 +141,15 @@ export class Store {
     return this.liveByteCount;
   }
 
+  /**
+   * Whether this store has applied `mutation`, decided with `outcome`: by its
+   * rev, or for a keeper's claim, which consumes none, by the term in force.
+   */
+  hasApplied(mutation: Mutation, outcome: MutationOutcome): boolean {
+    if (mutation.op === "keeper-claim") return this.keeperTermInForce >= mutation.term;
+    return this.storeRev >= outcome.rev;
+  }
+
   /** The session keeper's term in force: 0 until a keeper first claims one. */
   get keeperTerm(): number {
     return this.keeperTermInForce;

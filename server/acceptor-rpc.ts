@@ -27,6 +27,10 @@ export interface AcceptorStatus extends ReplicaStatus {
   storageWrites: number;
   /** The data centre the object runs in, when a deployed Worker could learn it (docs/DEPLOY.md). */
   colo?: string;
+  /** The session keeper's term in force in this replica's store (core/keeper-lease.ts). */
+  keeperTerm: number;
+  /** Whether this acceptor holds the session keeper's role now. */
+  keeper: boolean;
 }
 
 /** What a faulty acceptor answers instead (fault switch): the caller treats it as no answer. */
@@ -42,8 +46,12 @@ export interface AcceptorRpc {
   propose(mutation: Mutation): Promise<ProposeReply | Unavailable>;
   /** The session keeper extends these sessions; another acceptor points at the keeper, or takes the role (server/keeper-role.ts). */
   keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | KeeperRedirect | Unavailable>;
-  /** Grants `candidate` the session keeper's role for a lease, unless another holds it (core/keeper-lease.ts). */
-  grantKeeper(candidate: string): Promise<PeerGrantAnswer | Unavailable>;
+  /**
+   * Grants `candidate` the session keeper's role for a lease, unless another
+   * holds it, marking the sessions it `heard` kept alive; with `wantHeard`
+   * (a takeover) the answer carries this acceptor's marks (core/keeper-lease.ts).
+   */
+  grantKeeper(candidate: string, heard: string[], wantHeard: boolean): Promise<PeerGrantAnswer | Unavailable>;
   /** Lets a grant to `candidate` go at once (it lost the round); nothing if another holds the grant. */
   releaseKeeper(candidate: string): Promise<true | Unavailable>;
   /** This acceptor's proposer's counters (benchmarks). */

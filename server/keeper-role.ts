@@ -12,13 +12,7 @@
 // any request arriving; the preferred keeper (DOOZER_LEADER) tries first and
 // the others a rank's delay later each, so they rarely duel.
 
-import {
-  candidateRank,
-  type GrantAnswer,
-  KeeperLease,
-  nextTermOf,
-  type PeerGrantAnswer,
-} from "../core/keeper-lease";
+import { candidateRank, KeeperLease, nextTermOf, type PeerGrantAnswer } from "../core/keeper-lease";
 import {
   keeperLeaseDriftMargin,
   keeperLeaseMs,
@@ -49,10 +43,13 @@ export interface KeeperRoleHost {
   now(): number;
   /** A number in [0, 1): rivals that collided back off by different amounts. */
   random(): number;
-  /** This acceptor's own grant to itself, as a peer's would be. */
-  grantLocally(): GrantAnswer;
-  /** Asks a peer to grant this acceptor the role; rejects when the peer cannot be reached. */
-  requestGrant(peer: string): Promise<PeerGrantAnswer>;
+  /**
+   * This acceptor's own grant to itself, as a peer's would be: marking the
+   * sessions `heard` if granted, and with its heard marks when `wantHeard`.
+   */
+  grantLocally(heard: readonly string[], wantHeard: boolean): PeerGrantAnswer;
+  /** Asks a peer the same; rejects when the peer cannot be reached. */
+  requestGrant(peer: string, heard: readonly string[], wantHeard: boolean): Promise<PeerGrantAnswer>;
   /**
    * A peer's log is chosen through `slot`: the holder's replica catches up if
    * it is behind, so that it hears of sessions opened through any proposer even
@@ -99,6 +96,14 @@ export class KeeperRole {
    * here, not from after the barrier and the claim.
    */
   private heldSinceMs = Number.NEGATIVE_INFINITY;
+  /** Keepalives waiting for the next lease round to carry their sessions (resolved with whether it won). */
+  private waitingForRound: ((won: boolean) => void)[] = [];
+  /**
+   * When a majority last heard each session kept alive, on the host's clock,
+   * from the round that began the lease's current stretch: what takeOver()
+   * starts the sessions from.
+   */
+  private marks = new Map<string, number>();
   /** After a lost round, no new one before this (host clock): candidates that collided try again a rank apart. */
   private backoffUntilMs = Number.NEGATIVE_INFINITY;
 
@@ -131,6 +136,13 @@ export class KeeperRole {
     }
     const keeping = this.keeping as SessionKeeping;
     const answers = await keeping.keepalive(sessions, this.host.now);
+    const alive = answers.filter((a) => a.alive).map((a) => a.session);
+    if (alive.length > 0) {
+      // Answered only once a lease round carrying them has won a majority: whoever takes the
+      // role next meets a grantor that heard them, and does not end them early.
+      keeping.markHeard(alive);
+      if (!(await this.nextRound())) return this.redirect(undefined);
+    }
     // The lease held when each keepalive was counted only if it still holds now; otherwise the
     // next keeper may not have heard of them, so none is answered.
     if (!this.active() || this.keeping !== keeping) return this.redirect(undefined);
@@ -256,6 +268,7 @@ export class KeeperRole {
         },
         this.heldSinceMs,
         term,
+        this.marks,
       );
       this.vacantSinceMs = undefined;
       logLine("info", "session-keeper-started", {
@@ -342,9 +355,26 @@ export class KeeperRole {
   }
 
   /** One round of grant requests; true when a majority granted (the lease then runs from before the round). */
+  private nextRound(): Promise<boolean> {
+    return new Promise((resolve) => this.waitingForRound.push(resolve));
+  }
+
   private async acquireLease(): Promise<boolean> {
     const round = this.lease.sending(this.host.now());
     this.renewedAtMs = round.sentAtMs;
+    const waiting = this.waitingForRound;
+    this.waitingForRound = [];
+    const heard = this.keeping?.drainHeard() ?? [];
+    // Taking the role over: ask what each grantor heard, to start the sessions from there.
+    const wantHeard = this.keeping === undefined;
+    const marks = new Map<string, number>();
+    const noteMarks = (answer: PeerGrantAnswer) => {
+      if (!answer.granted || answer.heard === undefined) return;
+      const now = this.host.now();
+      for (const [session, agoMs] of answer.heard) {
+        marks.set(session, Math.max(marks.get(session) ?? Number.NEGATIVE_INFINITY, now - agoMs));
+      }
+    };
     const peers = this.host.acceptors.filter((a) => a !== this.host.self);
     const quorum = quorumOf(this.host.acceptors.length);
     let granted = 0;
@@ -358,7 +388,8 @@ export class KeeperRole {
         // itself first blocks its rivals while it waits for a peer that is down, and they it.
         if (!askedSelf && granted + 1 >= quorum) {
           askedSelf = true;
-          const local = this.host.grantLocally();
+          const local = this.host.grantLocally(heard, wantHeard);
+          noteMarks(local);
           if (local.granted) granted++;
           else {
             refused++;
@@ -370,8 +401,9 @@ export class KeeperRole {
       };
       settle();
       for (const peer of peers) {
-        this.host.requestGrant(peer).then(
+        this.host.requestGrant(peer, heard, wantHeard).then(
           (answer) => {
+            noteMarks(answer);
             if (answer.chosenThrough !== undefined) this.host.peerChosenThrough(answer.chosenThrough);
             if (answer.maxAccepted !== undefined) peerAccepted = Math.max(peerAccepted, answer.maxAccepted);
             if (answer.granted) {
@@ -392,9 +424,18 @@ export class KeeperRole {
       }
     });
     this.noteAcceptedAbove(peerAccepted);
+    for (const resolve of waiting) resolve(won);
     if (won) {
       const now = this.host.now();
-      if (!this.lease.valid(now)) this.heldSinceMs = now;
+      if (!this.lease.valid(now)) {
+        // A new stretch: nobody else answered keepalives since the grants they had ran out, and
+        // what anyone answered before, a majority heard, this one among it.
+        this.heldSinceMs = now;
+        this.marks = marks;
+      } else if (wantHeard) {
+        for (const [session, at] of marks)
+          this.marks.set(session, Math.max(this.marks.get(session) ?? at, at));
+      }
       this.lease.granted(round);
       return true;
     }
@@ -418,6 +459,7 @@ export class KeeperRole {
     if (this.keeping === undefined) return;
     this.keeping = undefined;
     this.lease.end();
+    for (const resolve of this.waitingForRound.splice(0)) resolve(false);
     if (why !== undefined)
       logLine("info", "session-keeper-stopped", { acceptor: this.host.self, term: this.term, why });
   }

@@ -33,19 +33,44 @@ export class SessionKeeping {
   private readonly ending = new Map<string, Promise<void>>();
   /** The store rev at the last full comparison of the keeper with the store. */
   private reconciledAt = -1;
+  /** Sessions kept alive (or first heard of) since the last drainHeard(): the next lease round carries them. */
+  private heard = new Set<string>();
 
   /**
-   * A new keeper has heard no keepalive: every live session counts as kept
-   * alive now (late, never early). Its expiries name `keeperTerm`, the term it
-   * claimed (core/keeper-lease.ts): the store refuses them under another.
+   * A new keeper starts each live session from when a majority last heard it
+   * kept alive (`heardAtMs`, on the caller's clock: core/keeper-lease.ts), or,
+   * without a mark, as kept alive now (late, never early). Its expiries name
+   * `keeperTerm`, the term it claimed: the store refuses them under another.
    */
   constructor(
     private readonly host: SessionKeepingHost,
     nowMs: number,
     private keeperTerm: number,
+    heardAtMs: ReadonlyMap<string, number> = new Map(),
   ) {
-    this.keeper.takeOver(host.store().sessionLeases(), nowMs);
+    const leases = host.store().sessionLeases();
+    this.keeper.takeOver(
+      leases.map((lease) => {
+        const at = heardAtMs.get(lease.session);
+        return at === undefined ? lease : { ...lease, heardAtMs: at };
+      }),
+      nowMs,
+    );
+    // Those with no mark count from now: the next round marks them so for whoever comes next.
+    for (const { session } of leases) if (!heardAtMs.has(session)) this.heard.add(session);
     this.reconciledAt = host.store().rev;
+  }
+
+  /** Sessions whose keepalives are about to be answered alive: the next lease round carries them. */
+  markHeard(sessions: readonly string[]): void {
+    for (const session of sessions) this.heard.add(session);
+  }
+
+  /** The sessions to carry in the next lease round (server/keeper-role.ts), and forgets them. */
+  drainHeard(): string[] {
+    const out = [...this.heard];
+    this.heard = new Set();
+    return out;
   }
 
   /** Answers keepalives for `sessions`, in order; a session it is ending answers NOSESSION, never alive. */
@@ -124,7 +149,9 @@ export class SessionKeeping {
     this.reconciledAt = store.rev;
     const known = new Set(this.keeper.kept().map((k) => k.session));
     for (const { session, ttlMs } of store.sessionLeases()) {
-      if (!known.delete(session)) this.keeper.opened(session, ttlMs, nowMs);
+      if (known.delete(session)) continue;
+      this.keeper.opened(session, ttlMs, nowMs);
+      this.heard.add(session);
     }
     for (const gone of known) if (!this.ending.has(gone)) this.keeper.ended(gone);
   }

@@ -6,7 +6,9 @@
 import { type IRequest, Router } from "itty-router";
 import * as args from "../core/args";
 import { CodedError } from "../core/errors";
+import { keeperOfTerm } from "../core/keeper-lease";
 import { txnBodyBytesMax, valueBytesMax } from "../core/limits";
+import type { AcceptorStatus } from "../server/acceptor-rpc";
 import { accessFor, authorize, bearer, requireWrite, secretsFrom } from "../server/auth";
 import { mutationId, type StoreVerb, type VerbArgs, writeVerbs } from "../server/verbs";
 import type { Env } from "./env";
@@ -122,8 +124,10 @@ router
           accepted: s?.maxAccepted ?? null,
           chosen: s?.chosenThrough ?? null,
           rev: s?.rev ?? null,
+          keeper: s?.keeper ?? false,
         };
       }),
+      keeper: sessionKeeper(runtime.acceptors.names, statuses, runtime.config.leader),
     });
   })
   .get("/v1/health", async (_request, _env, _ctx, runtime) => {
@@ -277,4 +281,19 @@ function pathAfter(request: IRequest, prefix: string): string {
 
 function requireFaultSwitch(runtime: IsolateRuntime): void {
   if (!runtime.config.faultsEnabled) throw new CodedError("NOT_FOUND", "no route /v1/faults");
+}
+
+/**
+ * Who holds the session keeper's role, as the answering acceptors tell: the
+ * one that says it holds it, else the keeper of the latest term any store
+ * shows (null before the first claim, or when none answered).
+ */
+function sessionKeeper(
+  names: readonly string[],
+  statuses: readonly (AcceptorStatus | undefined)[],
+  preferred: string,
+): { acceptor: string | null; term: number } {
+  const term = Math.max(0, ...statuses.map((s) => s?.keeperTerm ?? 0));
+  const holder = names.find((_, i) => statuses[i]?.keeper === true);
+  return { acceptor: holder ?? keeperOfTerm(term, names, preferred) ?? null, term };
 }

@@ -42,16 +42,16 @@ describe("KeeperGrants", () => {
   });
 
   it("after a restart grants its last grantee at once and others only a lease later", () => {
-    const grants = new KeeperGrants({ ...options, lastGrantee: "a" }, 10_000);
+    const grants = new KeeperGrants({ ...options, stored: { lastGrantee: "a" } }, 10_000);
     expect(grants.request("b", 10_100)).toEqual({ granted: false, holder: "a" });
     expect(grants.request("b", 11_000)).toEqual({ granted: false, holder: "a" });
     expect(grants.request("b", 11_500)).toEqual({ granted: true });
-    const again = new KeeperGrants({ ...options, lastGrantee: "a" }, 20_000);
+    const again = new KeeperGrants({ ...options, stored: { lastGrantee: "a" } }, 20_000);
     expect(again.request("a", 20_100)).toEqual({ granted: true });
   });
 
   it("lets a released grant go, but only its own candidate's", () => {
-    const grants = new KeeperGrants({ ...options, lastGrantee: "a" }, 0);
+    const grants = new KeeperGrants({ ...options, stored: { lastGrantee: "a" } }, 0);
     grants.release("b");
     expect(grants.holder(1)).toBe("a");
     grants.release("a");

@@ -73,18 +73,15 @@ describe("the lock history checker", () => {
     expect(released.violations).toEqual([]);
     const none = checkLockHistory({ ...clean, acquisitions: [got("b", 9, 0, 35)] }, ttlMs);
     expect(none.violations.join()).toMatch(/no holder took the lock/);
-    // The bound is waived while the session keeper is faulty (a documented limit), and only then.
-    const duringKeeperFault = checkLockHistory(
-      { ...clean, deletions: [{ rev: 10, atMs: 9_100 }], keeperFaults: [{ fromMs: 100, toMs: 5_000 }] },
+    // A change of keeper within a crash's window is counted, and the bound holds across it all the same.
+    const keeperChanged = checkLockHistory(
+      { ...clean, deletions: [{ rev: 10, atMs: 9_100 }], keeperChanges: [5_000] },
       ttlMs,
     );
-    expect(duringKeeperFault.violations).toEqual([]);
-    expect(duringKeeperFault.keeperFaultHandovers).toBe(1);
-    const keeperFaultBefore = checkLockHistory(
-      { ...clean, deletions: [{ rev: 10, atMs: 9_100 }], keeperFaults: [{ fromMs: 0, toMs: 10 }] },
-      ttlMs,
-    );
-    expect(keeperFaultBefore.violations.join()).toMatch(/was deleted 9040 ms later/);
+    expect(keeperChanged.keeperChangeHandovers).toBe(1);
+    expect(keeperChanged.violations.join()).toMatch(/was deleted 9040 ms later/);
+    const keeperChangedBefore = checkLockHistory({ ...clean, keeperChanges: [10] }, ttlMs);
+    expect(keeperChangedBefore.keeperChangeHandovers).toBe(0);
   });
 
   it("the fenced resource refuses a stale token at the start and at the end of an operation", () => {
@@ -123,6 +120,7 @@ describe("a lock under the nemesis", () => {
     // A `doozer lock` process wins the lock only now and then in a short run (the kill -9 of a holding
     // doozer is tested on its own in cli-lock.test.ts); a stopped in-process holder comes every run.
     expect(report.crashes.stop).toBeGreaterThanOrEqual(1);
+    // Every handover meets the bound, a change of keeper during it or not.
     expect(report.verdict.maxHandoverMs).toBeLessThanOrEqual(handoverBoundMs(ttlMs));
     expect(report.acquisitions).toBeGreaterThan(5);
     expect(report.operations).toBeGreaterThan(20);

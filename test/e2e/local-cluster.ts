@@ -4,7 +4,7 @@
 // it, shared with the benchmarks (bench/wrangler-dev.ts).
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,8 +82,11 @@ export async function launchWranglerDev(options: LaunchOptions): Promise<Launche
   const killOnExit = () => kill("SIGKILL");
   process.once("exit", killOnExit);
   let log = "";
+  // DOOZER_CLUSTER_LOG=<file> keeps the whole of wrangler's output there, for debugging a run.
+  const logFile = process.env.DOOZER_CLUSTER_LOG;
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-logTailChars);
+    if (logFile) appendFileSync(logFile, chunk);
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);

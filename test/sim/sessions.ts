@@ -42,7 +42,7 @@
 
 import { SocketSessions } from "../../acceptors/socket-sessions";
 import { CatchUp } from "../../core/catch-up";
-import { KeeperGrants } from "../../core/keeper-lease";
+import { KeeperGrants, type PeerGrantAnswer } from "../../core/keeper-lease";
 import { batchBytesMax, batchMutationsMax, keeperLeaseMs } from "../../core/limits";
 import {
   decodeBatch,
@@ -234,9 +234,9 @@ interface Node {
   sockets: SocketSessions | undefined;
   /** The keeper's role (server/keeper-role.ts), on every node. */
   role: KeeperRole | undefined;
-  /** The node's grants of the role; the last grantee survives a crash (its storage). */
+  /** The node's grants of the role; what acceptors/keeper-grant-storage.ts stores survives a crash. */
   grants: KeeperGrants | undefined;
-  lastGrantee: string | undefined;
+  grantStore: { lastGrantee?: string; clockMs: number; heard: Map<string, number> };
   proposer: ProposerHandle | undefined;
   alarmAt: number | undefined;
 }
@@ -344,7 +344,7 @@ export class SessionSimulation {
         sockets: undefined,
         role: undefined,
         grants: undefined,
-        lastGrantee: undefined,
+        grantStore: { clockMs: 0, heard: new Map() },
         proposer: undefined,
         alarmAt: undefined,
       });
@@ -757,8 +757,16 @@ export class SessionSimulation {
       () => undefined,
     );
     node.proposer = this.newProposer(`${node.name}.proposer.${node.incarnation}`, node.name);
+    const stored = node.grantStore;
     node.grants = new KeeperGrants(
-      { leaseMs: keeperLeaseMs, stepMsMax: clockStepMsMaxDefault, lastGrantee: node.lastGrantee },
+      {
+        leaseMs: keeperLeaseMs,
+        stepMsMax: clockStepMsMaxDefault,
+        stored: {
+          ...(stored.lastGrantee === undefined ? {} : { lastGrantee: stored.lastGrantee }),
+          heard: [...stored.heard].map(([session, at]) => [session, Math.max(stored.clockMs - at, 0)]),
+        },
+      },
       node.clock.read(),
     );
     node.role = this.newRole(node);
@@ -783,19 +791,19 @@ export class SessionSimulation {
       store: () => replica.store,
       now: () => node.clock.read(),
       random: () => this.random.next(),
-      grantLocally: () => this.grant(node, node.name),
+      grantLocally: (heard, wantHeard) => this.grant(node, node.name, heard, wantHeard),
       chosenThrough: () => replica.chosenThrough,
       peerChosenThrough: (slot) => {
         if (node.replica !== replica || slot <= replica.chosenThrough) return;
         replica.expect(slot);
         void this.catchUp(node);
       },
-      requestGrant: (peer) =>
+      requestGrant: (peer, heard, wantHeard) =>
         this.call(
           node.name,
           peer,
           (p) => ({
-            ...this.grant(p, node.name),
+            ...this.grant(p, node.name, heard, wantHeard),
             chosenThrough: p.replica?.chosenThrough,
             maxAccepted: p.replica?.status().maxAccepted,
           }),
@@ -820,11 +828,29 @@ export class SessionSimulation {
     });
   }
 
-  private grant(node: Node, candidate: string) {
+  /** AcceptorObject.grantLocally, with KeeperGrantStorage as the node's surviving storage. */
+  private grant(
+    node: Node,
+    candidate: string,
+    heard: readonly string[],
+    wantHeard: boolean,
+  ): PeerGrantAnswer {
     const grants = node.grants as KeeperGrants;
-    const answer = grants.request(candidate, node.clock.read());
-    if (answer.granted) node.lastGrantee = candidate;
-    return answer;
+    const now = node.clock.read();
+    const answer = grants.request(candidate, now, heard);
+    if (!answer.granted) return answer;
+    const stored = node.grantStore;
+    stored.lastGrantee = candidate;
+    if (heard.length > 0) {
+      for (const session of heard) stored.heard.set(session, grants.clockMs);
+      stored.clockMs = grants.clockMs;
+    }
+    const store = (node.replica as Replica).store;
+    if (wantHeard || grants.heardCount > 2 * store.sessionCount + 1024) {
+      for (const session of grants.forget((s) => store.sessionTtlMs(s) !== undefined))
+        stored.heard.delete(session);
+    }
+    return wantHeard ? { ...answer, heard: grants.heard(now) } : answer;
   }
 
   /** The barrier, then every slot through it chosen and applied here (AcceptorObject.syncToBarrier). */
@@ -860,7 +886,8 @@ export class SessionSimulation {
   private async keeperPropose(node: Node, mutation: Mutation): Promise<MutationOutcome> {
     const replica = node.replica as Replica;
     const outcome = await this.propose(node.proposer as ProposerHandle, mutation);
-    if (!this.options.fixes.keeperAppliesBeforeEnded || replica.store.rev >= outcome.rev) return outcome;
+    const hasApplied = () => replica.store.hasApplied(mutation, outcome);
+    if (!this.options.fixes.keeperAppliesBeforeEnded || hasApplied()) return outcome;
     const applied = await new Promise<boolean>((resolve) => {
       let done = false;
       const finish = (value: boolean) => {
@@ -870,7 +897,7 @@ export class SessionSimulation {
         resolve(value);
         return true;
       };
-      node.parked.add(() => (replica.store.rev >= outcome.rev ? finish(true) : false));
+      node.parked.add(() => (hasApplied() ? finish(true) : false));
       this.at(writeTimeoutMs, () => void finish(false));
     });
     if (!applied) throw new Error(`${node.name} has not applied rev ${outcome.rev}`);
