@@ -8,6 +8,10 @@
 // catch-up that keeps finding nothing stops after a few rounds over all peers,
 // since whatever made it start will start it again when there is news.
 //
+// A peer that has trimmed the slots asked for from its log answers with its
+// trim point instead: the next step is then a state transfer from that peer
+// (state-transfer.ts), after which the fetches go on from the installed slot.
+//
 // Pure: the adapter sends the fetch, sleeps on "wait", and reports the outcome.
 
 import { catchUpBackoffMs, catchUpBackoffMsMax, catchUpRounds, fetchSlotsMax } from "./limits";
@@ -25,6 +29,8 @@ export interface CatchUpOptions {
 
 export type CatchUpStep =
   | { kind: "fetch"; peer: string; fetch: Fetch }
+  /** The peer trimmed the slots this replica needs: take the store's state from it (state-transfer.ts). */
+  | { kind: "transfer"; peer: string }
   /** Every peer was unreachable in a row: sleep this long, then call `next` again. */
   | { kind: "wait"; ms: number }
   /** Nothing is missing. */
@@ -44,6 +50,8 @@ export class CatchUp {
   private unreachableInRow = 0;
   private pauses = 0;
   private asking: string | undefined;
+  /** A peer that answered with its trim point: the next step transfers its state. */
+  private transferFrom: string | undefined;
 
   constructor(options: CatchUpOptions) {
     this.peers = options.peers;
@@ -59,6 +67,12 @@ export class CatchUp {
   next(missing: Fetch | { fromSlot: Slot; toSlot: Slot } | undefined): CatchUpStep {
     if (this.asking !== undefined) throw new Error(`CatchUp: still waiting for ${this.asking}`);
     if (missing === undefined) return { kind: "done" };
+    if (this.transferFrom !== undefined) {
+      const from = this.transferFrom;
+      this.transferFrom = undefined;
+      this.asking = from;
+      return { kind: "transfer", peer: from };
+    }
     const peer = this.peers[this.peerIndex];
     if (peer === undefined) return { kind: "give-up", message: "no peer to catch up from" };
     if (this.fruitless >= this.peers.length * this.rounds) {
@@ -90,6 +104,22 @@ export class CatchUp {
     }
     this.fruitless++;
     this.rotate();
+  }
+
+  /** The peer has trimmed the first slot asked for from its log: the next step transfers its state. */
+  trimmed(peer: string): void {
+    this.finish(peer);
+    this.unreachableInRow = 0;
+    this.transferFrom = peer;
+  }
+
+  /** A transfer from the peer ended: `installed` when the replica took its state, else it failed or was refused. */
+  transferred(peer: string, installed: boolean): void {
+    if (installed) {
+      this.answered(peer, true);
+      return;
+    }
+    this.unreachable(peer);
   }
 
   /** The peer refused, timed out or failed. */
