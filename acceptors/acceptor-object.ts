@@ -664,7 +664,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
           continue;
         }
         if (reply.trimmedThrough !== undefined) {
-          plan.trimmed(step.peer);
+          plan.trimmed(step.peer, reply.trimmedThrough);
           continue;
         }
         this.applying(() => this.replica.learn(reply.entries));
