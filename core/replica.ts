@@ -91,6 +91,8 @@ export class Replica {
   private outcomes = new Map<Slot, MutationOutcome[]>();
   /** Slots at or below this one are gone from the log. */
   private trimmedThrough: Slot = 0;
+  /** The slot of a transfer staged but not installed, if any. */
+  private stagedSlot: Slot | undefined;
   private readonly logSlotsKept: number;
   private readonly storeOptions: StoreOptions;
   /** The state this replica keeps readable for peers that transfer it (transfer-pin.ts). */
@@ -173,6 +175,8 @@ export class Replica {
     assert(released.length === 0, () => `replica: chosen slot ${applied + 1} was stored but not replayed`);
     assert(this.learner.chosenThrough === applied, "replica: the learner starts where the replay stopped");
     this.trimmedThrough = storage.logTrimmedThrough();
+    this.stagedSlot = backend.stagedTransfer()?.slot;
+    storage.atomically(() => this.dropStagedBehind());
     assert(
       this.trimmedThrough <= applied,
       () =>
@@ -246,6 +250,7 @@ export class Replica {
       const released = this.learner.learn(fresh);
       for (const entry of released) this.apply(entry);
       if (released.length > 0) this.trimLog(released.length);
+      this.dropStagedBehind();
     });
     this.acceptor.forgetThrough(this.learner.chosenThrough);
   }
@@ -271,6 +276,17 @@ export class Replica {
         `replica: the log trimmed through ${trimmed}, asked through ${target} from ${this.trimmedThrough}`,
     );
     this.trimmedThrough = trimmed;
+  }
+
+  /**
+   * Drops a staged transfer this replica no longer needs: it reached the
+   * staged slot by fetching slots after all (a peer still kept them), so the
+   * staged copy would only take space until the next transfer.
+   */
+  private dropStagedBehind(): void {
+    if (this.stagedSlot === undefined || this.stagedSlot > this.learner.chosenThrough) return;
+    this.storage.storeBackend.clearStaged();
+    this.stagedSlot = undefined;
   }
 
   // --- State transfer (state-transfer.ts), source side ---
@@ -336,6 +352,7 @@ export class Replica {
       sameCursor(asked.cursor, reply.cursor);
     if (!fits) {
       if (staged !== undefined) this.storage.atomically(() => backend.clearStaged());
+      this.stagedSlot = undefined;
       return "restart";
     }
     const progress = progressAfter(staged, reply);
@@ -348,7 +365,10 @@ export class Replica {
       this.storage.dropLogThrough(progress.slot);
       installed = true;
     });
-    if (!installed) return "more";
+    if (!installed) {
+      this.stagedSlot = progress.slot;
+      return "more";
+    }
     const expected = this.learner.expectedThrough;
     // A state it kept for its own peers described the store it just replaced.
     this.pin.release();

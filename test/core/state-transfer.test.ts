@@ -224,6 +224,22 @@ describe.each(kinds)("state transfer (%s)", (_, newStorage) => {
     expect(receiver.store.serialize()).toBe(source.store.serialize());
   });
 
+  it("drops a staged transfer once it reached the staged slot by fetching slots after all", () => {
+    const storage = newStorage();
+    const source = new Replica(newStorage(), small);
+    const keeper = new Replica(newStorage(), { ...small, logSlotsKept: 100_000 });
+    const receiver = new Replica(storage, small);
+    commitSlots(source, 1, 100);
+    commitSlots(keeper, 1, 100);
+    expect(receiver.takeTransferChunk(source.transferChunk(receiver.transferRequest(), 0))).toBe("more");
+    expect(storage.storeBackend.stagedTransfer()?.slot).toBe(100);
+    // A peer that kept its whole log serves the slots.
+    receiver.learn(keeper.fetch({ type: "fetch", fromSlot: 1, toSlot: 100 }).entries);
+    expect(receiver.chosenThrough).toBe(100);
+    expect(storage.storeBackend.stagedTransfer()).toBeUndefined();
+    expect(receiver.store.serialize()).toBe(source.store.serialize());
+  });
+
   it("refuses a state that is not above the asker's applied slot", () => {
     const source = new Replica(newStorage(), small);
     const receiver = new Replica(newStorage(), small);
