@@ -42,7 +42,7 @@ export interface TransferOutcome {
   outcome: MutationOutcome;
 }
 
-/** The items of one chunk; only the part its cursor names is filled. */
+/** The items of one chunk, in the parts' order. */
 export interface TransferItems {
   files: TransferFile[];
   sessions: TransferSession[];
@@ -127,8 +127,9 @@ const itemOverheadBytes = 64;
 
 /**
  * One chunk of the state at (`slot`, `rev`) from `cursor` on, at most
- * `bytesMax` bytes (never empty while items remain: one file is at most a
- * value and a path, well below the bound).
+ * `bytesMax` bytes and `itemsMax` items (never empty while items remain: one
+ * file is at most a value and a path, well below the bound). A part that ends
+ * with room left goes on with the next part in the same chunk.
  */
 export function readTransferChunk(
   source: TransferSource,
@@ -137,56 +138,61 @@ export function readTransferChunk(
   bytesMax = transferChunkBytesMax,
   itemsMax = transferChunkItemsMax,
 ): TransferReply {
-  const items: TransferItems = { files: [], sessions: [], outcomes: [] };
-  const reply = { type: "transfer-chunk" as const, ...pinned, cursor, ...items };
+  const reply: TransferReply & { type: "transfer-chunk" } = {
+    type: "transfer-chunk",
+    ...pinned,
+    cursor,
+    files: [],
+    sessions: [],
+    outcomes: [],
+  };
   let bytes = 0;
-  const fits = (size: number, count: number) => {
+  let items = 0;
+  /** Takes an item of `size` bytes if it fits; the first always does. */
+  const fits = (size: number) => {
     const cost = size + itemOverheadBytes;
-    if (count > 0 && (bytes + cost > bytesMax || count >= itemsMax)) return false;
+    if (items > 0 && (bytes + cost > bytesMax || items >= itemsMax)) return false;
     bytes += cost;
+    items++;
     return true;
   };
-  // Read a page more than the items a chunk may hold at most, so that "none left" is known without another query.
+  // Read a page at a time, so that neither side holds more than a chunk.
   const page = Math.min(itemsMax, 256);
-  switch (cursor.part) {
-    case "files": {
-      let after = cursor.afterPath;
-      for (;;) {
-        const files = source.presentAt(pinned.rev, after, page);
+  let at: TransferCursor = cursor;
+  for (;;) {
+    switch (at.part) {
+      case "files": {
+        const files = source.presentAt(pinned.rev, at.afterPath, page);
         for (const { path, version } of files) {
-          const size = path.length + (version.kind === "file" ? version.size : 0);
-          if (!fits(size, reply.files.length)) return { ...reply, next: { part: "files", afterPath: after } };
+          if (!fits(path.length + (version.kind === "file" ? version.size : 0)))
+            return { ...reply, next: at };
           reply.files.push(transferFile(path, version));
-          after = path;
+          at = { part: "files", afterPath: path };
         }
-        if (files.length < page) return { ...reply, next: { part: "sessions", afterSession: "" } };
+        if (files.length < page) at = { part: "sessions", afterSession: "" };
+        break;
       }
-    }
-    case "sessions": {
-      let after = cursor.afterSession;
-      for (;;) {
-        const sessions = source.snapshotSessions(after, page);
+      case "sessions": {
+        const sessions = source.snapshotSessions(at.afterSession, page);
         for (const session of sessions) {
-          if (!fits(session.session.length, reply.sessions.length))
-            return { ...reply, next: { part: "sessions", afterSession: after } };
+          if (!fits(session.session.length)) return { ...reply, next: at };
           reply.sessions.push(session);
-          after = session.session;
+          at = { part: "sessions", afterSession: session.session };
         }
-        if (sessions.length < page) return { ...reply, next: { part: "outcomes", afterIndex: 0 } };
+        if (sessions.length < page) at = { part: "outcomes", afterIndex: 0 };
+        break;
       }
-    }
-    case "outcomes": {
-      let after = cursor.afterIndex;
-      for (;;) {
-        const outcomes = source.snapshotOutcomes(after, page);
+      case "outcomes": {
+        const outcomes = source.snapshotOutcomes(at.afterIndex, page);
         for (const outcome of outcomes) {
-          const size = outcome.id.length + JSON.stringify(outcome.outcome).length;
-          if (!fits(size, reply.outcomes.length))
-            return { ...reply, next: { part: "outcomes", afterIndex: after } };
+          if (!fits(outcome.id.length + JSON.stringify(outcome.outcome).length))
+            return { ...reply, next: at };
           reply.outcomes.push(outcome);
-          after = outcome.index;
+          at = { part: "outcomes", afterIndex: outcome.index };
         }
+        // The last part: the chunk that ends it is the last one.
         if (outcomes.length < page) return reply;
+        break;
       }
     }
   }

@@ -458,8 +458,8 @@ export class Simulation {
       historyRevs: this.options.historyRevs,
       logSlotsKept: this.options.logSlotsKept,
       transferPinIdleMs: transferPinIdleMs,
-      transferChunkBytesMax: 400,
-      transferChunkItemsMax: 3,
+      transferChunkBytesMax: 1000,
+      transferChunkItemsMax: 8,
     };
   }
 
@@ -913,6 +913,7 @@ export class Simulation {
           (reply) => {
             if (node.replica !== replica) return;
             if (reply.kind === "fetched" && reply.message.trimmedThrough !== undefined) {
+              this.trace(`${node.name} catch-up: ${peer} trimmed through ${reply.message.trimmedThrough}`);
               plan.trimmed(peer, reply.message.trimmedThrough);
             } else if (reply.kind === "fetched") {
               replica.learn(reply.message.entries);
@@ -947,6 +948,7 @@ export class Simulation {
     if (first && request.slot !== undefined) this.counts.transfersResumed++;
     this.counts.transferChunks++;
     const failed = () => {
+      this.trace(`${node.name} transfer from ${peer} failed`);
       plan.transferred(peer, false);
       this.continueCatchUp(node, replica, plan);
     };
@@ -962,6 +964,9 @@ export class Simulation {
           return;
         }
         const progress = replica.takeTransferChunk(reply.reply);
+        this.trace(
+          `${node.name} transfer from ${peer}: ${progress} (${JSON.stringify(request.cursor)} at slot ${request.slot ?? "new"})`,
+        );
         if (progress === "installed") {
           this.counts.transfers++;
           this.trace(`${node.name} installed a state transfer from ${peer} at slot ${replica.chosenThrough}`);
@@ -971,6 +976,9 @@ export class Simulation {
           return;
         }
         if (progress === "restart") {
+          this.trace(
+            `${node.name} transfer from ${peer} starts again: ${reply.reply.type === "transfer-refused" ? reply.reply.reason : "another slot"}`,
+          );
           this.counts.transferRestarts++;
           if (restarts + 1 > transferRestartsMax) {
             failed();
