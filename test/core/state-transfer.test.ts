@@ -240,6 +240,26 @@ describe.each(kinds)("state transfer (%s)", (_, newStorage) => {
     expect(receiver.store.serialize()).toBe(source.store.serialize());
   });
 
+  it("serves one pinned state to a second receiver that starts later, and moves the pin once it is of no use", () => {
+    const source = new Replica(newStorage(), small);
+    const first = new Replica(newStorage(), small);
+    const second = new Replica(newStorage(), small);
+    commitSlots(source, 1, 60);
+    expect(first.takeTransferChunk(source.transferChunk(first.transferRequest(), 0))).toBe("more");
+    commitSlots(source, 61, 90);
+    transfer(second, source, 10);
+    transfer(first, source, 20);
+    expect(first.chosenThrough).toBe(60);
+    expect(second.chosenThrough).toBe(60);
+    expect(second.store.serialize()).toBe(first.store.serialize());
+    // A receiver already at the pinned slot gets a new pin at the source's applied slot.
+    const third = new Replica(newStorage(), small);
+    commitSlots(third, 1, 60);
+    expect(transfer(third, source, 30)).toBeGreaterThan(0);
+    expect(third.chosenThrough).toBe(90);
+    expect(third.store.serialize()).toBe(source.store.serialize());
+  });
+
   it("refuses a state that is not above the asker's applied slot", () => {
     const source = new Replica(newStorage(), small);
     const receiver = new Replica(newStorage(), small);
