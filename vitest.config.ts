@@ -39,7 +39,31 @@ export default defineConfig({
           name: "workers",
 
           include: ["test/integration/**/*.test.ts"],
+          // Runs in its own project below, with a log trimmed after a few slots.
+          exclude: ["test/integration/state-transfer.test.ts"],
           testTimeout: 30_000,
+        },
+      },
+      {
+        // The cluster with a log kept only a few slots deep, so that an acceptor that was
+        // down catches up by state transfer (test/integration/state-transfer.test.ts).
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                DOOZER_WRITE_TIMEOUT_MS: "1500",
+                DOOZER_RPC_TIMEOUT_MS: "500",
+                DOOZER_LOG_SLOTS_KEPT: "16",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "transfer",
+
+          include: ["test/integration/state-transfer.test.ts"],
+          testTimeout: 90_000,
         },
       },
       {

@@ -10,7 +10,13 @@ import { CatchUp } from "../core/catch-up";
 import { type ClusterConfig, parseClusterConfig } from "../core/cluster-config";
 import { CodedError } from "../core/errors";
 import { KeeperGrants, type PeerGrantAnswer } from "../core/keeper-lease";
-import { catchUpMs, followEveryMs, keeperLeaseMs, replicaWaitersMax } from "../core/limits";
+import {
+  catchUpMs,
+  followEveryMs,
+  keeperLeaseMs,
+  replicaWaitersMax,
+  transferPinIdleMs,
+} from "../core/limits";
 import {
   decodeMembership,
   encodeMembership,
@@ -44,6 +50,7 @@ import {
 } from "../core/reads";
 import { Replica } from "../core/replica";
 import { clockStepMsMaxDefault } from "../core/session-keeper";
+import { type TransferReply, type TransferRequest, transferRestartsMax } from "../core/state-transfer";
 import type { StoreEvent } from "../core/store";
 import { isUnavailable } from "../server/acceptor-client";
 import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "../server/acceptor-rpc";
@@ -73,6 +80,8 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** Callbacks that re-check their condition after the store moves on. */
   private readonly waiters = new Set<() => void>();
   private catchingUp = false;
+  /** The timer that releases a state pinned for a peer's transfer once no chunk is asked for. */
+  private pinTimer: ReturnType<typeof setTimeout> | undefined;
   private sockets!: ClientSockets;
   /** The store rev through which watchers have been sent their events. */
   private deliveredThrough = 0;
@@ -102,6 +111,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       this.replica = new Replica(this.storage, {
         historyRevs: this.config.historyRevs,
         storeBytesMax: this.config.storeBytesMax,
+        logSlotsKept: this.config.logSlotsKept,
       });
       this.fault = this.config.faultsEnabled ? parseStoredFault(this.storage.getMeta("fault")) : healthy;
       this.deliveredThrough = this.replica.store.rev;
@@ -192,6 +202,25 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     return this.guard(() => this.replica.fetch(message), message);
   }
 
+  /** A peer whose missing slots this acceptor trimmed asks for its store's state, a chunk at a time. */
+  async transferState(request: TransferRequest): Promise<TransferReply | Unavailable> {
+    return this.guard(() => {
+      const reply = this.replica.transferChunk(request, Date.now());
+      this.watchPin();
+      return reply;
+    }, request);
+  }
+
+  /** While a state is pinned for peers, checks now and then whether they stopped asking, to release it. */
+  private watchPin(): void {
+    if (this.pinTimer !== undefined || !this.replica.pinned) return;
+    this.pinTimer = setTimeout(() => {
+      this.pinTimer = undefined;
+      this.replica.tick(Date.now());
+      this.watchPin();
+    }, transferPinIdleMs / 4);
+  }
+
   async status(): Promise<AcceptorStatus | Unavailable> {
     return this.guard(() => ({
       name: this.name,
@@ -261,18 +290,19 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     return this.guard(async () => {
       if (!(await this.reachSlot(request.minSlot, request.catchUpMs))) return this.behind();
       const deadline = Date.now() + request.timeoutMs;
-      const store = this.replica.store;
-      const atRev = request.rev ?? store.rev;
+      // The store is read anew after each wait: a state transfer may have replaced it meanwhile.
+      const store = () => this.replica.store;
+      const atRev = request.rev ?? store().rev;
       try {
-        if (atRev > store.rev && !(await this.until(() => store.rev >= atRev, deadline))) {
+        if (atRev > store().rev && !(await this.until(() => store().rev >= atRev, deadline))) {
           throw new CodedError(
             "TIMEOUT",
-            `rev ${atRev} was not reached in ${request.timeoutMs} ms (store rev ${store.rev})`,
+            `rev ${atRev} was not reached in ${request.timeoutMs} ms (store rev ${store().rev})`,
           );
         }
         return {
           ok: true,
-          result: executeRead(store, request.query, atRev),
+          result: executeRead(store(), request.query, atRev),
           readAt: atRev,
           ...this.position(),
         };
@@ -290,15 +320,15 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     return this.guard(async () => {
       if (!(await this.reachSlot(request.minSlot, request.catchUpMs))) return this.behind();
       const deadline = Date.now() + request.timeoutMs;
-      const store = this.replica.store;
+      const store = () => this.replica.store;
       try {
         // Each look starts after the revs already looked at, so a WAIT parked for long costs
         // only the new revs, and meets TOO_LATE only if events it never saw left the window.
         let from = request.rev;
         let event: StoreEvent | undefined;
         const look = () => {
-          event = store.firstEvent(request.glob, from);
-          if (event === undefined) from = Math.max(from, store.rev + 1);
+          event = store().firstEvent(request.glob, from);
+          if (event === undefined) from = Math.max(from, store().rev + 1);
           return event !== undefined;
         };
         if (!look() && (await this.until(look, deadline))) look();
@@ -676,6 +706,10 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
           await sleep(step.ms);
           continue;
         }
+        if (step.kind === "transfer") {
+          plan.transferred(step.peer, await this.transferFrom(step.peer));
+          continue;
+        }
         const before = this.replica.chosenThrough;
         let reply: Fetched | Unavailable;
         try {
@@ -691,6 +725,10 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
           plan.unreachable(step.peer);
           continue;
         }
+        if (reply.trimmedThrough !== undefined) {
+          plan.trimmed(step.peer, reply.trimmedThrough);
+          continue;
+        }
         this.applying(() => this.replica.learn(reply.entries));
         this.afterLearning();
         plan.answered(step.peer, this.replica.chosenThrough > before);
@@ -698,5 +736,44 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     } finally {
       this.catchingUp = false;
     }
+  }
+
+  /**
+   * Takes the store's state from `peer`, a chunk at a time (core/state-transfer.ts):
+   * true once it is installed. Each chunk is staged durably, so a crash here
+   * resumes where it stopped; the install switches the store in one transaction.
+   */
+  private async transferFrom(peer: string): Promise<boolean> {
+    let restarts = 0;
+    logLine("info", "state-transfer-started", {
+      acceptor: this.name,
+      from: peer,
+      slot: this.replica.chosenThrough,
+    });
+    while (this.fault.mode !== "down") {
+      let reply: TransferReply | Unavailable;
+      try {
+        reply = await withTimeout(
+          this.peers().peer(peer).transferState(this.replica.transferRequest()),
+          this.config.rpcTimeoutMs * 4,
+        );
+      } catch {
+        return false;
+      }
+      if (isUnavailable(reply)) return false;
+      const progress = this.applying(() => this.replica.takeTransferChunk(reply));
+      if (progress === "installed") {
+        logLine("info", "state-transfer-installed", {
+          acceptor: this.name,
+          from: peer,
+          slot: this.replica.chosenThrough,
+          rev: this.replica.store.rev,
+        });
+        this.afterLearning();
+        return true;
+      }
+      if (progress === "restart" && ++restarts > transferRestartsMax) return false;
+    }
+    return false;
   }
 }

@@ -184,7 +184,7 @@ export class ClientSockets {
   deliver(fromRev: number): void {
     if (this.watches.size === 0) return;
     const store = this.host.store();
-    const oldest = Math.max(fromRev, store.oldestRev);
+    const oldest = Math.max(fromRev, store.oldestEventRev);
     const events = store.eventsFrom(oldest);
     const next = store.rev + 1;
     for (const perSocket of this.watches.values()) {
@@ -294,10 +294,10 @@ export class ClientSockets {
       from = reached ? this.host.store().rev + 1 : (await runtime.verbs.rev({}, this.host.ctx)).rev + 1;
     }
     const store = this.host.store();
-    if (from < store.oldestRev) {
+    if (from < store.oldestEventRev) {
       throw new CodedError(
         "TOO_LATE",
-        `rev ${from} is older than the history window, which starts at ${store.oldestRev}`,
+        `rev ${from} is older than the history window, which starts at ${store.oldestEventRev}`,
       );
     }
     const watch: LiveWatch = { ws, socket, id: frame.id, glob, nextRev: from, base64 };

@@ -113,6 +113,33 @@ export class SqliteStorage implements ReplicaStorage {
     return out;
   }
 
+  trimLog(throughSlot: Slot, rowsMax: number): void {
+    this.atomically(() => {
+      this.storage.sql.exec(
+        `DELETE FROM log WHERE slot IN (SELECT slot FROM log WHERE slot <= ? ORDER BY slot LIMIT ?)`,
+        throughSlot,
+        rowsMax,
+      );
+      // Rows go oldest first, so every slot below the first one left is gone.
+      const first = this.storage.sql
+        .exec<{ slot: number | null }>(`SELECT min(slot) AS slot FROM log`)
+        .toArray()[0]?.slot;
+      const trimmed = first === null || first === undefined ? throughSlot : Math.min(throughSlot, first - 1);
+      if (trimmed > this.logTrimmedThrough()) this.setMeta("log_trimmed_through", String(trimmed));
+    });
+  }
+
+  logTrimmedThrough(): Slot {
+    return Number(this.getMeta("log_trimmed_through") ?? 0);
+  }
+
+  dropLogThrough(slot: Slot): void {
+    this.atomically(() => {
+      this.storage.sql.exec(`DELETE FROM log WHERE slot <= ?`, slot);
+      if (slot > this.logTrimmedThrough()) this.setMeta("log_trimmed_through", String(slot));
+    });
+  }
+
   getMeta(key: string): string | undefined {
     return this.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]
       ?.value;

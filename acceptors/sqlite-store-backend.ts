@@ -12,6 +12,7 @@ import { assert } from "../core/assert";
 import { storeValueCacheBytesMax } from "../core/limits";
 import type { MutationOutcome } from "../core/mutation";
 import { joinPath, nameOf, parentOf, rootPath } from "../core/path";
+import type { StagedTransfer, TransferItems, TransferOutcome, TransferSession } from "../core/state-transfer";
 import type { StoreBackend, StoreCounters, StoredEvent, TreeStore } from "../core/store-backend";
 import type { Entry, FileVersion, PresentVersion, Version } from "../core/tree";
 
@@ -40,7 +41,25 @@ const schema = [
   `CREATE TABLE IF NOT EXISTS store_outcomes (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, outcome TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS store_sessions (session TEXT PRIMARY KEY, ttl_ms INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS store_session_files (session TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (session, path))`,
+  // A state transfer's source: the sessions and outcomes as they were when its pin was taken.
+  `CREATE TABLE IF NOT EXISTS transfer_source_sessions (session TEXT PRIMARY KEY, ttl_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS transfer_source_outcomes (idx INTEGER PRIMARY KEY, id TEXT NOT NULL, outcome TEXT NOT NULL)`,
+  // A state transfer's receiver: the chunks staged so far, and where the next one starts.
+  `CREATE TABLE IF NOT EXISTS transfer_staged_progress (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS transfer_staged_paths (
+     path TEXT PRIMARY KEY, parent TEXT NOT NULL, name TEXT NOT NULL, rev INTEGER NOT NULL,
+     kind INTEGER NOT NULL, size INTEGER NOT NULL, value BLOB, session TEXT)`,
+  `CREATE TABLE IF NOT EXISTS transfer_staged_sessions (session TEXT PRIMARY KEY, ttl_ms INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS transfer_staged_outcomes (idx INTEGER PRIMARY KEY, id TEXT NOT NULL, outcome TEXT NOT NULL)`,
 ];
+
+/** The staging tables of a transfer's receiver: emptied when a transfer starts again and once it is installed. */
+const stagedTables = [
+  "transfer_staged_progress",
+  "transfer_staged_paths",
+  "transfer_staged_sessions",
+  "transfer_staged_outcomes",
+] as const;
 
 /** The tables this backend owns, for a reset before a state transfer and for the benchmark's row counts. */
 export const storeTables = [
@@ -84,6 +103,11 @@ export class ValueCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
   }
 
   get(key: string): Uint8Array | undefined {
@@ -248,6 +272,33 @@ class SqliteTree implements TreeStore {
     }
   }
 
+  presentAt(rev: number, afterPath: string, limit: number): { path: string; version: PresentVersion }[] {
+    // Each path's version in force at `rev`, by the primary key's order; values load when read.
+    const rows = this.sql
+      .exec(
+        `SELECT p.path AS path, v.rev AS rev, v.kind AS kind, v.size AS size, v.session AS session
+         FROM store_paths p JOIN store_versions v ON v.path = p.path
+           AND v.rev = (SELECT max(w.rev) FROM store_versions w WHERE w.path = p.path AND w.rev <= ?)
+         WHERE p.path > ? AND p.path != ? AND v.kind != ? ORDER BY p.path LIMIT ?`,
+        rev,
+        afterPath,
+        rootPath,
+        kindCodes.none,
+        limit,
+      )
+      .toArray();
+    return rows.map((row) => {
+      const path = row.path as string;
+      return { path, version: this.present(row, path) as PresentVersion };
+    });
+  }
+
+  /** A state transfer replaced the tables: the newest rev is the installed one, and cached values may be of the old store. */
+  installed(rev: number): void {
+    this.latestRev = rev;
+    this.cache.clear();
+  }
+
   debugSizes(): { paths: number; versions: number; pendingVersions: number } {
     return {
       paths: this.count("store_paths"),
@@ -347,6 +398,8 @@ export class SqliteStoreBackend implements StoreBackend {
       kindCodes.dir,
     );
     this.tree = new SqliteTree(sql, this, new ValueCache(valueCacheBytesMax));
+    // A pin lives in memory only: a source that restarted holds none, so its copy is of no use.
+    this.dropTransferSnapshot();
   }
 
   stateValue(key: string): number {
@@ -367,6 +420,7 @@ export class SqliteStoreBackend implements StoreBackend {
       rev: this.stateValue("rev"),
       liveBytes: this.stateValue("live_bytes"),
       keeperTerm: this.stateValue("keeper_term"),
+      historyFloor: this.stateValue("history_floor"),
     };
   }
 
@@ -376,6 +430,7 @@ export class SqliteStoreBackend implements StoreBackend {
     // It changes only when a keeper takes over: one row write saved per batch.
     if (counters.keeperTerm !== this.stateValue("keeper_term"))
       this.setStateValue("keeper_term", counters.keeperTerm);
+    // Written only by a state transfer's install (below); it never changes while slots apply.
   }
 
   appliedSlot(): number {
@@ -485,6 +540,153 @@ export class SqliteStoreBackend implements StoreBackend {
 
   sessionCount(): number {
     return this.count("store_sessions");
+  }
+
+  // --- State transfer, source side (core/state-transfer.ts) ---
+
+  takeTransferSnapshot(): void {
+    this.dropTransferSnapshot();
+    // Bounded by sessionsMax and dedupMutationsMax rows, copied inside SQLite, not through memory.
+    this.sql.exec(
+      `INSERT INTO transfer_source_sessions (session, ttl_ms) SELECT session, ttl_ms FROM store_sessions`,
+    );
+    // Numbered 1, 2, ... in the order the store forgets them, which every replica shares.
+    this.sql.exec(
+      `INSERT INTO transfer_source_outcomes (idx, id, outcome)
+       SELECT row_number() OVER (ORDER BY seq), id, outcome FROM store_outcomes`,
+    );
+  }
+
+  dropTransferSnapshot(): void {
+    this.sql.exec(`DELETE FROM transfer_source_sessions`);
+    this.sql.exec(`DELETE FROM transfer_source_outcomes`);
+  }
+
+  presentAt(rev: number, afterPath: string, limit: number): { path: string; version: PresentVersion }[] {
+    return this.tree.presentAt(rev, afterPath, limit);
+  }
+
+  snapshotSessions(afterSession: string, limit: number): TransferSession[] {
+    return this.sql
+      .exec(
+        `SELECT session, ttl_ms FROM transfer_source_sessions WHERE session > ? ORDER BY session LIMIT ?`,
+        afterSession,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({ session: row.session as string, ttlMs: row.ttl_ms as number }));
+  }
+
+  snapshotOutcomes(afterIndex: number, limit: number): TransferOutcome[] {
+    return this.sql
+      .exec(
+        `SELECT idx, id, outcome FROM transfer_source_outcomes WHERE idx > ? ORDER BY idx LIMIT ?`,
+        afterIndex,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({
+        index: row.idx as number,
+        id: row.id as string,
+        outcome: JSON.parse(row.outcome as string) as MutationOutcome,
+      }));
+  }
+
+  // --- State transfer, receiver side ---
+
+  stagedTransfer(): StagedTransfer | undefined {
+    const row = this.sql
+      .exec(`SELECT value FROM transfer_staged_progress WHERE key = 'progress'`)
+      .toArray()[0];
+    return row === undefined ? undefined : (JSON.parse(row.value as string) as StagedTransfer);
+  }
+
+  stage(progress: StagedTransfer, items: TransferItems): void {
+    for (const file of items.files) {
+      const isFile = file.kind === "file";
+      this.sql.exec(
+        `INSERT INTO transfer_staged_paths (path, parent, name, rev, kind, size, value, session)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        file.path,
+        parentOf(file.path),
+        nameOf(file.path),
+        file.rev,
+        kindCodes[file.kind],
+        isFile ? file.value.length : 0,
+        isFile ? file.value : null,
+        isFile ? (file.session ?? null) : null,
+      );
+    }
+    for (const { session, ttlMs } of items.sessions) {
+      this.sql.exec(`INSERT INTO transfer_staged_sessions (session, ttl_ms) VALUES (?, ?)`, session, ttlMs);
+    }
+    for (const { index, id, outcome } of items.outcomes) {
+      this.sql.exec(
+        `INSERT INTO transfer_staged_outcomes (idx, id, outcome) VALUES (?, ?, ?)`,
+        index,
+        id,
+        JSON.stringify(outcome),
+      );
+    }
+    this.sql.exec(
+      `INSERT INTO transfer_staged_progress (key, value) VALUES ('progress', ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      JSON.stringify(progress),
+    );
+  }
+
+  clearStaged(): void {
+    for (const table of stagedTables) this.sql.exec(`DELETE FROM ${table}`);
+  }
+
+  /** One transaction (the caller's): the store's tables take the staged state, the staging is emptied. */
+  installStaged(): void {
+    const progress = this.stagedTransfer();
+    assert(progress !== undefined, "sqlite store: nothing staged to install");
+    const { slot, rev, liveBytes, keeperTerm } = progress;
+    for (const table of storeTables) this.sql.exec(`DELETE FROM ${table}`);
+    this.sql.exec(
+      `INSERT INTO store_paths (path, parent, name, live_children) VALUES (?, '', '', 0)`,
+      rootPath,
+    );
+    this.sql.exec(
+      `INSERT INTO store_versions (path, rev, kind, size) VALUES (?, 0, ?, 0)`,
+      rootPath,
+      kindCodes.dir,
+    );
+    this.sql.exec(
+      `INSERT INTO store_paths (path, parent, name, live_children)
+       SELECT path, parent, name, 0 FROM transfer_staged_paths`,
+    );
+    this.sql.exec(
+      `INSERT INTO store_versions (path, rev, kind, size, value, session)
+       SELECT path, rev, kind, size, value, session FROM transfer_staged_paths`,
+    );
+    // Every staged path is present, so a directory's live entries are its staged children.
+    this.sql.exec(
+      `UPDATE store_paths SET live_children = (SELECT count(*) FROM store_paths c WHERE c.parent = store_paths.path)`,
+    );
+    // A file names its owner, and only a live session owns files: these are the sessions' file lists.
+    this.sql.exec(
+      `INSERT INTO store_session_files (session, path)
+       SELECT session, path FROM transfer_staged_paths WHERE session IS NOT NULL AND kind = ?`,
+      kindCodes.file,
+    );
+    this.sql.exec(
+      `INSERT INTO store_sessions (session, ttl_ms) SELECT session, ttl_ms FROM transfer_staged_sessions`,
+    );
+    this.sql.exec(
+      `INSERT INTO store_outcomes (id, outcome) SELECT id, outcome FROM transfer_staged_outcomes ORDER BY idx`,
+    );
+    this.setStateValue("rev", rev);
+    this.setStateValue("live_bytes", liveBytes);
+    this.setStateValue("history_floor", rev);
+    this.setStateValue("keeper_term", keeperTerm ?? 0);
+    this.setStateValue("applied_slot", slot);
+    this.setStateValue("tree_latest_rev", rev);
+    this.clearStaged();
+    this.dropTransferSnapshot();
+    this.tree.installed(rev);
   }
 
   private count(table: string): number {

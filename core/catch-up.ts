@@ -8,6 +8,12 @@
 // catch-up that keeps finding nothing stops after a few rounds over all peers,
 // since whatever made it start will start it again when there is news.
 //
+// A peer that has trimmed the slots asked for from its log answers with its
+// trim point instead. The other peers are asked in turn (one may still hold
+// the slots); once a round brought none, the next step is a state transfer
+// (state-transfer.ts) from the peer that trimmed furthest, whose state is the
+// newest, and the fetches go on from the installed slot.
+//
 // Pure: the adapter sends the fetch, sleeps on "wait", and reports the outcome.
 
 import { catchUpBackoffMs, catchUpBackoffMsMax, catchUpRounds, fetchSlotsMax } from "./limits";
@@ -25,6 +31,8 @@ export interface CatchUpOptions {
 
 export type CatchUpStep =
   | { kind: "fetch"; peer: string; fetch: Fetch }
+  /** The peer trimmed the slots this replica needs: take the store's state from it (state-transfer.ts). */
+  | { kind: "transfer"; peer: string }
   /** Every peer was unreachable in a row: sleep this long, then call `next` again. */
   | { kind: "wait"; ms: number }
   /** Nothing is missing. */
@@ -44,6 +52,10 @@ export class CatchUp {
   private unreachableInRow = 0;
   private pauses = 0;
   private asking: string | undefined;
+  /** Peers that answered with their trim point since the last progress, the furthest kept. */
+  private trimmedPeer: { peer: string; through: Slot } | undefined;
+  /** Answers still to come in the round that began with the first trim point. */
+  private roundLeft = 0;
 
   constructor(options: CatchUpOptions) {
     this.peers = options.peers;
@@ -59,6 +71,14 @@ export class CatchUp {
   next(missing: Fetch | { fromSlot: Slot; toSlot: Slot } | undefined): CatchUpStep {
     if (this.asking !== undefined) throw new Error(`CatchUp: still waiting for ${this.asking}`);
     if (missing === undefined) return { kind: "done" };
+    if (this.trimmedPeer !== undefined && this.roundLeft <= 0) {
+      const from = this.trimmedPeer.peer;
+      this.trimmedPeer = undefined;
+      // Its log holds every slot after the state it pins, so the fetches that follow go to it too.
+      this.peerIndex = Math.max(0, this.peers.indexOf(from));
+      this.asking = from;
+      return { kind: "transfer", peer: from };
+    }
     const peer = this.peers[this.peerIndex];
     if (peer === undefined) return { kind: "give-up", message: "no peer to catch up from" };
     if (this.fruitless >= this.peers.length * this.rounds) {
@@ -86,10 +106,32 @@ export class CatchUp {
       // It had what we lacked, so it likely has the rest: stay with it.
       this.fruitless = 0;
       this.pauses = 0;
+      this.trimmedPeer = undefined;
       return;
     }
     this.fruitless++;
     this.rotate();
+  }
+
+  /** The peer has trimmed the first slot asked for from its log, through `trimmedThrough`. */
+  trimmed(peer: string, trimmedThrough: Slot): void {
+    this.finish(peer);
+    this.unreachableInRow = 0;
+    // The other peers are asked once before a transfer: one of them may still hold the slots.
+    if (this.trimmedPeer === undefined) this.roundLeft = this.peers.length - 1;
+    if (this.trimmedPeer === undefined || trimmedThrough > this.trimmedPeer.through) {
+      this.trimmedPeer = { peer, through: trimmedThrough };
+    }
+    this.rotate();
+  }
+
+  /** A transfer from the peer ended: `installed` when the replica took its state, else it failed or was refused. */
+  transferred(peer: string, installed: boolean): void {
+    if (installed) {
+      this.answered(peer, true);
+      return;
+    }
+    this.unreachable(peer);
   }
 
   /** The peer refused, timed out or failed. */
@@ -103,6 +145,7 @@ export class CatchUp {
   private finish(peer: string): void {
     if (this.asking !== peer) throw new Error(`CatchUp: ${peer} answered, but ${this.asking} was asked`);
     this.asking = undefined;
+    this.roundLeft--;
   }
 
   private rotate(): void {

@@ -4,7 +4,7 @@
 // refused whole, with the setting's name, rather than half-applied (a typo in
 // a hint or an even count cannot be undone once the acceptors exist).
 
-import { historyRevsDefault, storeBytesMaxDefault } from "./limits";
+import { historyRevsDefault, logSlotsKeptDefault, storeBytesMaxDefault } from "./limits";
 
 export interface AcceptorConfig {
   name: string;
@@ -16,6 +16,8 @@ export interface ClusterConfig {
   historyRevs: number;
   /** Live data (paths and values) the store may hold; past it, NOSPACE (SPEC §8). */
   storeBytesMax: number;
+  /** Chosen slots a replica keeps in its log below its applied one; older ones are trimmed (docs/PROTOCOL.md). */
+  logSlotsKept: number;
   faultsEnabled: boolean;
   /** A write not decided by then answers NO_QUORUM. */
   writeTimeoutMs: number;
@@ -38,6 +40,7 @@ export interface ClusterVars {
   DOOZER_LOCATIONS?: string;
   DOOZER_HISTORY_REVS?: string;
   DOOZER_STORE_BYTES_MAX?: string;
+  DOOZER_LOG_SLOTS_KEPT?: string;
   DOOZER_FAULTS?: string;
   DOOZER_WRITE_TIMEOUT_MS?: string;
   DOOZER_RPC_TIMEOUT_MS?: string;
@@ -95,6 +98,7 @@ export function parseClusterConfig(vars: ClusterVars): ClusterConfig {
       storeBytesMaxDefault,
       "DOOZER_STORE_BYTES_MAX",
     ),
+    logSlotsKept: positiveInteger(vars.DOOZER_LOG_SLOTS_KEPT, logSlotsKeptDefault, "DOOZER_LOG_SLOTS_KEPT"),
     faultsEnabled: faults(vars.DOOZER_FAULTS),
     writeTimeoutMs: positiveInteger(vars.DOOZER_WRITE_TIMEOUT_MS, 4000, "DOOZER_WRITE_TIMEOUT_MS"),
     rpcTimeoutMs: positiveInteger(vars.DOOZER_RPC_TIMEOUT_MS, 1000, "DOOZER_RPC_TIMEOUT_MS"),

@@ -93,3 +93,17 @@ export const keeperLeaseDriftMargin = 0.01;
 export const keeperLeaseSafetyMs = 100;
 /** How much later than the preferred keeper each next acceptor in rotation tries to take the role over. */
 export const keeperRankDelayMs = 250;
+/**
+ * Chosen slots each replica keeps in its log below the slot it applied, for
+ * peers that catch up by fetching slots; older slots are deleted, and a peer
+ * that needs them gets the store's state instead (core/state-transfer.ts).
+ */
+export const logSlotsKeptDefault = 10_000;
+/** Log rows trimmed at most per slot applied: trimming costs O(1) a slot, no transaction is big, and a backlog drains. */
+export const logTrimRowsPerSlot = 4;
+/** One answer of a state transfer, in bytes (paths, values and ids, plus a cost per item). */
+export const transferChunkBytesMax = batchBytesMax * 4;
+/** Items one answer of a state transfer carries at most, however small they are. */
+export const transferChunkItemsMax = 20_000;
+/** A state transfer's source keeps the state of its slot readable until no chunk was asked for in this long. */
+export const transferPinIdleMs = 30_000;

@@ -103,7 +103,7 @@ export function messageRefusal(self: string, stored: Membership, fingerprint: un
 export const membershipField = "membership";
 
 /** The Paxos calls whose message is stamped with the membership. */
-const stampedCalls = new Set(["prepare", "accept", "commit", "fetchChosen"]);
+const stampedCalls = new Set(["prepare", "accept", "commit", "fetchChosen", "transferState"]);
 
 /**
  * A view of an acceptor handle whose Paxos calls (`prepare`, `accept`,

@@ -6,6 +6,7 @@
 // memory only what it is reading at the moment.
 
 import type { MutationOutcome } from "./mutation";
+import type { TransferSource, TransferStaging } from "./state-transfer";
 import type { Entry, PresentVersion, Version } from "./tree";
 
 /** The tree with its recent past (see tree.ts for the rules each backend keeps). */
@@ -22,6 +23,8 @@ export interface TreeStore {
   write(path: string, version: Version): void;
   /** Drops what no read at `oldest` or later can see; amortized O(1) per version written. */
   forgetBefore(oldest: number): void;
+  /** Paths present at `rev` (within the window, or held) after `afterPath` in bytewise order, at most `limit`. */
+  presentAt(rev: number, afterPath: string, limit: number): { path: string; version: PresentVersion }[];
   /** How much the tree holds, for tests that check history stays bounded. */
   debugSizes(): { paths: number; versions: number; pendingVersions: number };
 }
@@ -41,9 +44,12 @@ export interface StoreCounters {
   liveBytes: number;
   /** The session keeper's term in force (core/keeper-lease.ts). */
   keeperTerm: number;
+  /** The rev a state transfer installed the store at (0: never); no history before it. */
+  historyFloor: number;
 }
 
-export interface StoreBackend {
+/** The store's state, and what a state transfer reads from it (source) and stages beside it (receiver). */
+export interface StoreBackend extends TransferSource, TransferStaging {
   readonly tree: TreeStore;
 
   loadCounters(): StoreCounters;

@@ -101,6 +101,10 @@ export class Store {
   private liveByteCount = 0;
   /** The session keeper's term in force (core/keeper-lease.ts): only its expiries apply. */
   private keeperTermInForce = 0;
+  /** The rev a state transfer installed this store at: no history before it (0: the store's whole life is here). */
+  private historyFloor = 0;
+  /** A state transfer's pinned rev (transfer-pin.ts): nothing a read at it needs is forgotten. */
+  private heldRev: number | undefined;
 
   constructor(options: StoreOptions = {}) {
     this.historyRevs = options.historyRevs ?? historyRevsDefault;
@@ -114,6 +118,7 @@ export class Store {
     this.storeRev = counters.rev;
     this.liveByteCount = counters.liveBytes;
     this.keeperTermInForce = counters.keeperTerm;
+    this.historyFloor = counters.historyFloor;
     for (const [name, value] of [
       ["historyRevs", this.historyRevs],
       ["dedupMax", this.dedupMax],
@@ -133,7 +138,28 @@ export class Store {
 
   /** The oldest rev still readable. */
   get oldestRev(): number {
-    return Math.max(0, this.storeRev - this.historyRevs);
+    return Math.max(this.historyFloor, this.storeRev - this.historyRevs);
+  }
+
+  /**
+   * The oldest rev whose event WAIT and WATCH can still see. A store
+   * installed by a state transfer at rev R holds the tree at R but not the
+   * event of rev R, so its events start at R + 1.
+   */
+  get oldestEventRev(): number {
+    return this.historyFloor === 0 ? this.oldestRev : Math.max(this.oldestRev, this.historyFloor + 1);
+  }
+
+  /**
+   * Keeps everything a read at `rev` needs until released (undefined): the
+   * versions in force at `rev` stay while the window moves on. A state
+   * transfer's source holds its pinned rev this way.
+   */
+  holdHistoryFrom(rev: number | undefined): void {
+    if (rev !== undefined && rev > this.storeRev) {
+      throw new Error(`Store: holding history from rev ${rev}, beyond the store rev ${this.storeRev}`);
+    }
+    this.heldRev = rev;
   }
 
   /** The live data now: the sum over every file of its path and value bytes (SPEC §8). */
@@ -162,6 +188,7 @@ export class Store {
       rev: this.storeRev,
       liveBytes: this.liveByteCount,
       keeperTerm: this.keeperTermInForce,
+      historyFloor: this.historyFloor,
     });
     return outcomes;
   }
@@ -230,7 +257,7 @@ export class Store {
   /** The first event at or after `fromRev` on a path matching `glob`, or undefined if there is none yet (WAIT). */
   firstEvent(glob: string, fromRev: number): StoreEvent | undefined {
     const pattern = compileGlob(glob);
-    this.checkInWindow(fromRev);
+    this.checkEventsInWindow(fromRev);
     for (const event of this.backend.eventsFrom(fromRev)) {
       // A copy, so that a value a backend loads lazily is read now, while it is in the window.
       if (pattern.matches(event.path)) return { ...event };
@@ -240,7 +267,7 @@ export class Store {
 
   /** Every event at or after `fromRev`, in rev order (WATCH filters them). */
   eventsFrom(fromRev: number): readonly StoreEvent[] {
-    this.checkInWindow(fromRev);
+    this.checkEventsInWindow(fromRev);
     return [...this.backend.eventsFrom(fromRev)];
   }
 
@@ -265,6 +292,11 @@ export class Store {
   /** Every live session with its ttl, by id, without their files: what the session keeper compares itself with. */
   sessionLeases(): { session: string; ttlMs: number }[] {
     return this.backend.sessionList(0, Number.POSITIVE_INFINITY);
+  }
+
+  /** The outcome remembered for a mutation id: what a retry of it would answer. */
+  outcomeOf(id: string): MutationOutcome | undefined {
+    return this.backend.outcome(id);
   }
 
   /** How many sessions are alive now. */
@@ -568,7 +600,7 @@ export class Store {
   /** Drops what no read in the window can see; amortized O(1) per rev. */
   private forgetOutsideWindow(): void {
     const oldest = this.oldestRev;
-    this.tree.forgetBefore(oldest);
+    this.tree.forgetBefore(this.heldRev === undefined ? oldest : Math.min(oldest, this.heldRev));
     this.backend.forgetEventsBefore(oldest);
   }
 
@@ -588,6 +620,13 @@ export class Store {
   private checkInWindow(rev: number): void {
     if (rev < this.oldestRev) {
       const message = `rev ${rev} is before the history window (oldest rev ${this.oldestRev})`;
+      throw new CodedError("TOO_LATE", message, {});
+    }
+  }
+
+  private checkEventsInWindow(rev: number): void {
+    if (rev < this.oldestEventRev) {
+      const message = `rev ${rev} is before the history window of events (oldest rev ${this.oldestEventRev})`;
       throw new CodedError("TOO_LATE", message, {});
     }
   }

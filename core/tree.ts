@@ -148,6 +148,41 @@ export class VersionedTree implements TreeStore {
     }
   }
 
+  /**
+   * Paths present at `rev` after `afterPath` in bytewise order, at most
+   * `limit`. Sorts every path it holds: this tree is the simulator's and the
+   * tests', whose stores are small; the SQLite tree reads its index instead.
+   */
+  presentAt(rev: number, afterPath: string, limit: number): { path: string; version: PresentVersion }[] {
+    const found: { path: string; version: PresentVersion }[] = [];
+    const paths = [...this.histories.keys()].filter((path) => path > afterPath && path !== rootPath).sort();
+    for (const path of paths) {
+      if (found.length >= limit) break;
+      const version = this.at(path, rev);
+      if (version !== undefined) found.push({ path, version });
+    }
+    return found;
+  }
+
+  /**
+   * Makes `version` the only version of `path`, present from its rev on, as a
+   * state transfer installs it: the parent comes first (bytewise order puts
+   * it there), and nothing is queued for forgetting, since nothing older exists.
+   */
+  restore(path: string, version: PresentVersion): void {
+    const parent = this.histories.get(parentOf(path));
+    if (parent === undefined || this.histories.has(path)) {
+      throw new Error(`VersionedTree.restore: ${path} has no parent, or is restored twice`);
+    }
+    const history = newHistory();
+    history.versions.push(version);
+    this.histories.set(path, history);
+    parent.children.add(nameOf(path));
+    parent.sortedChildren = undefined;
+    parent.liveChildren++;
+    if (version.rev > this.latestRev) this.latestRev = version.rev;
+  }
+
   /** How much the tree holds, for tests that check history stays bounded. O(paths). */
   debugSizes(): { paths: number; versions: number; pendingVersions: number } {
     let versions = 0;

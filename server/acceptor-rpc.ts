@@ -17,6 +17,7 @@ import type {
 import type { ProposerStats } from "../core/paxos/proposer";
 import type { ErrorValue, ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
 import type { ReplicaStatus } from "../core/replica";
+import type { TransferReply, TransferRequest } from "../core/state-transfer";
 import type { Fault, FaultSetting } from "./fault-setting";
 import type { KeeperRedirect } from "./keeper-role";
 import type { KeepaliveAnswer } from "./session-keeping";
@@ -60,6 +61,8 @@ export interface AcceptorRpc {
   accept(message: Accept): Promise<Accepted | Rejected | Unavailable>;
   commit(message: Commit): Promise<Committed<MutationOutcome> | Unavailable>;
   fetchChosen(message: Fetch): Promise<Fetched | Unavailable>;
+  /** A chunk of the store's state, for a peer whose missing slots this acceptor has trimmed (core/state-transfer.ts). */
+  transferState(request: TransferRequest): Promise<TransferReply | Unavailable>;
   status(): Promise<AcceptorStatus | Unavailable>;
   read(request: ReadRequest): Promise<ReadReply | Unavailable>;
   wait(request: WaitRequest): Promise<WaitReply | Unavailable>;

@@ -22,6 +22,11 @@ export class Learner {
     return this.released;
   }
 
+  /** The highest slot some message says exists. */
+  get expectedThrough(): Slot {
+    return this.target;
+  }
+
   /**
    * Takes entries known to be chosen and returns those that now extend the
    * chosen prefix, in slot order. A chosen slot never changes: an entry that

@@ -82,9 +82,15 @@ export interface Fetch {
   toSlot: Slot;
 }
 
+/**
+ * The chosen entries asked for, or, when the asker's first slot is one this
+ * acceptor has trimmed from its log, none and `trimmedThrough`: the asker
+ * needs a state transfer (core/state-transfer.ts).
+ */
 export interface Fetched {
   type: "fetched";
   entries: LogEntry[];
+  trimmedThrough?: Slot;
 }
 
 export type ProposerMessage = Prepare | Accept | Commit;

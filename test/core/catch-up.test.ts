@@ -104,4 +104,37 @@ describe("CatchUp", () => {
     expect(() => plan.next(range(1, 1))).toThrow(/still waiting/);
     expect(() => plan.answered("c", true)).toThrow(/was asked/);
   });
+
+  it("after a trim point, asks the other peers once, then transfers from the one that trimmed furthest", () => {
+    const plan = new CatchUp({ peers: ["b", "c", "d"] });
+    expect(fetchOf(plan.next(range(5, 10))).peer).toBe("b");
+    plan.trimmed("b", 20);
+    expect(fetchOf(plan.next(range(5, 10))).peer).toBe("c");
+    plan.trimmed("c", 30);
+    expect(fetchOf(plan.next(range(5, 10))).peer).toBe("d");
+    plan.unreachable("d");
+    expect(plan.next(range(5, 10))).toEqual({ kind: "transfer", peer: "c" });
+    plan.transferred("c", true);
+    // Installed: the fetches go on from the installed slot, with the same peer.
+    expect(fetchOf(plan.next(range(31, 40)))).toEqual({ peer: "c", fromSlot: 31, toSlot: 40 });
+  });
+
+  it("forgets the trim points when another peer still held the slots", () => {
+    const plan = new CatchUp({ peers: ["b", "c"] });
+    expect(fetchOf(plan.next(range(5, 10))).peer).toBe("b");
+    plan.trimmed("b", 20);
+    expect(fetchOf(plan.next(range(5, 10))).peer).toBe("c");
+    plan.answered("c", true);
+    expect(fetchOf(plan.next(range(8, 10))).peer).toBe("c");
+  });
+
+  it("counts a failed transfer as an unreachable peer", () => {
+    const plan = new CatchUp({ peers: ["b"] });
+    expect(fetchOf(plan.next(range(5, 10))).peer).toBe("b");
+    plan.trimmed("b", 20);
+    expect(plan.next(range(5, 10))).toEqual({ kind: "transfer", peer: "b" });
+    plan.transferred("b", false);
+    expect(plan.next(range(5, 10))).toEqual({ kind: "wait", ms: catchUpBackoffMs });
+    expect(fetchOf(plan.next(range(5, 10))).peer).toBe("b");
+  });
 });

@@ -29,6 +29,7 @@ describe("parseClusterConfig: what it accepts", () => {
       ],
       historyRevs: 2000,
       storeBytesMax: 1024 * 1024 * 1024,
+      logSlotsKept: 10_000,
       faultsEnabled: false,
       writeTimeoutMs: 4000,
       rpcTimeoutMs: 1000,
@@ -44,6 +45,7 @@ describe("parseClusterConfig: what it accepts", () => {
       DOOZER_LOCATIONS: "sam, eeur ,afr,me,apac-ne,apac-se,wnam",
       DOOZER_HISTORY_REVS: "5000",
       DOOZER_STORE_BYTES_MAX: "65536",
+      DOOZER_LOG_SLOTS_KEPT: "3",
       DOOZER_FAULTS: "1",
       DOOZER_WRITE_TIMEOUT_MS: "1500",
       DOOZER_RPC_TIMEOUT_MS: "0500",
@@ -62,6 +64,7 @@ describe("parseClusterConfig: what it accepts", () => {
     expect(config).toMatchObject({
       historyRevs: 5000,
       storeBytesMax: 65536,
+      logSlotsKept: 3,
       faultsEnabled: true,
       writeTimeoutMs: 1500,
       rpcTimeoutMs: 500,

@@ -16,6 +16,7 @@ export class MemoryStorage implements ReplicaStorage {
   promised: Ballot = zeroBallot;
   readonly rows = new Map<Slot, Row>();
   writes = 0;
+  trimmedThrough: Slot = 0;
   /** Kept across a simulated crash like the log, so a restarted replica replays nothing. */
   readonly storeBackend = new MemoryStoreBackend();
 
@@ -71,5 +72,23 @@ export class MemoryStorage implements ReplicaStorage {
       bytes += row.value.length;
     }
     return out;
+  }
+
+  trimLog(throughSlot: Slot, rowsMax: number): void {
+    const slots = [...this.rows.keys()].filter((s) => s <= throughSlot).sort((a, b) => a - b);
+    for (const slot of slots.slice(0, rowsMax)) this.rows.delete(slot);
+    // Rows go oldest first, so every slot below the first one left is gone.
+    const left = slots[rowsMax];
+    const trimmed = left === undefined ? throughSlot : left - 1;
+    this.trimmedThrough = Math.max(this.trimmedThrough, trimmed);
+  }
+
+  logTrimmedThrough(): Slot {
+    return this.trimmedThrough;
+  }
+
+  dropLogThrough(slot: Slot): void {
+    for (const key of [...this.rows.keys()]) if (key <= slot) this.rows.delete(key);
+    this.trimmedThrough = Math.max(this.trimmedThrough, slot);
   }
 }

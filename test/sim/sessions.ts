@@ -681,6 +681,10 @@ export class SessionSimulation {
           await this.sleep(step.ms);
           continue;
         }
+        // These replicas keep the whole log (logSlotsKept far above the slots a run decides),
+        // so no peer answers with a trim point and no state transfer is ever due.
+        if (step.kind === "transfer")
+          throw new Error(`${node.name}: a state transfer in the sessions simulator`);
         const before = replica.chosenThrough;
         try {
           const fetched = await this.call(

@@ -34,7 +34,8 @@ describe("simulated cluster", () => {
         `simulator: ${seeds} seeds, ${t.chosenSlots} slots chosen, ${t.decided} writes acknowledged, ${t.staleAccepts} accepts from a proposer that had lost its ballot; ` +
           `reads checked: ${t.linearizableReads} linearizable GETs (${t.syncs} needed a sync), ${t.staleReads} stale GETs, ${t.waits} WAITs, ${t.watchEvents} watch events (${t.watchTooLate} watches ended TOO_LATE), ${t.readsNoQuorum} reads without a majority; ` +
           `test/lin decided ${seeds - t.uncheckedHistories} of ${seeds} histories linearizable, ${t.uncheckedHistories} undecided within SIM_LIN_STEPS (${t.checkedOperations} operations); ` +
-          `catch-up: ${t.catchUpFetches} fetches, ${t.catchUpPauses} pauses with every peer down; in ${Date.now() - started} ms`,
+          `catch-up: ${t.catchUpFetches} fetches, ${t.catchUpPauses} pauses with every peer down; ` +
+          `state transfers: ${t.transfers} installed in ${t.transferChunks} chunks, ${t.transferRestarts} started again, ${t.transfersCrashed} interrupted by a crash, ${t.transfersResumed} resumed; in ${Date.now() - started} ms`,
       );
       expect(seeds).toBeGreaterThan(0);
       expect(t.decided).toBeGreaterThan(0);
@@ -46,6 +47,9 @@ describe("simulated cluster", () => {
       expect(t.waits).toBeGreaterThan(0);
       expect(t.watchEvents).toBeGreaterThan(0);
       expect(t.checkedOperations).toBeGreaterThan(0);
+      // Replicas far behind a trimmed log caught up by state transfer, some of them across a crash.
+      expect(t.transfers).toBeGreaterThan(0);
+      expect(t.transfersCrashed).toBeGreaterThan(0);
       // An undecided history proves nothing: at the default step budget the search decides
       // (nearly) every seed, and a slower search would quietly check less.
       if (process.env.SIM_LIN_STEPS === undefined)

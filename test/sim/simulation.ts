@@ -40,7 +40,8 @@ import {
   type WaitReply,
   type WaitRequest,
 } from "../../core/reads";
-import { Replica } from "../../core/replica";
+import { Replica, type ReplicaOptions } from "../../core/replica";
+import { type TransferReply, type TransferRequest, transferRestartsMax } from "../../core/state-transfer";
 import type { StoreEvent } from "../../core/store";
 import { checkHistory } from "../lin/checker";
 import { createRecorder, type PendingOperation, type Recorder } from "../lin/history";
@@ -68,6 +69,11 @@ export interface SimulationOptions {
   readsMax: number;
   /** Revs of history each replica keeps: small windows make WAIT and WATCH meet TOO_LATE. */
   historyRevs: number;
+  /**
+   * Chosen slots each replica keeps in its log below its applied one: small
+   * values make a replica that was down catch up by state transfer.
+   */
+  logSlotsKept: number;
   /** The watcher's glob, or undefined for a run without one. */
   watchGlob: string | undefined;
   /**
@@ -93,6 +99,7 @@ export const defaultSimulation: Omit<SimulationOptions, "seed"> = {
   readRate: 0.02,
   readsMax: 40,
   historyRevs: 2000,
+  logSlotsKept: 10_000,
   watchGlob: "/**",
 };
 
@@ -116,18 +123,21 @@ export function simulationForSeed(seed: number): SimulationOptions {
     readRate: r.pick([0.005, 0.02, 0.05]),
     historyRevs: r.pick([8, 40, 2000]),
     watchGlob: r.pick(["none", "/**", "/k0", "/k*", "/k?"]).replace("none", "") || undefined,
+    logSlotsKept: r.pick([10_000, 3, 6, 12]),
   };
 }
 
 /** What one acceptor can be asked over RPC besides Paxos: catch-up, the barrier's status, reads. */
 type Request =
   | { kind: "fetch"; message: Fetch }
+  | { kind: "transfer"; request: TransferRequest }
   | { kind: "status" }
   | { kind: "read"; request: ReadRequest }
   | { kind: "wait"; request: WaitRequest };
 
 type Reply =
   | { kind: "fetched"; message: Fetched }
+  | { kind: "transfer"; reply: TransferReply }
   | { kind: "status"; status: StatusAnswer }
   | { kind: "read"; reply: ReadReply }
   | { kind: "wait"; reply: WaitReply }
@@ -210,6 +220,8 @@ const catchUpMs = 100;
 const waitTimeoutMs = 400;
 /** How often the acceptor hosting a watch asks its peers whether it missed a slot. */
 const followEveryMs = 200;
+/** A transfer's source releases its pinned state after this long without a chunk asked for. */
+const transferPinIdleMs = 1_000;
 const readers = 3;
 /** Steps the test/lin search may take per seed; past them the seed counts as unproven (the rev checks still ran). */
 const readCheckSteps = Number(process.env.SIM_LIN_STEPS ?? 100_000);
@@ -239,6 +251,13 @@ export interface SimulationReport {
   readsNoQuorum: number;
   catchUpFetches: number;
   catchUpPauses: number;
+  /** State transfers installed, chunks asked for, and transfers started again (their source released the state). */
+  transfers: number;
+  transferChunks: number;
+  transferRestarts: number;
+  /** Transfers a crash interrupted, and transfers that resumed from chunks staged before a crash. */
+  transfersCrashed: number;
+  transfersResumed: number;
 }
 
 export class Simulation {
@@ -287,6 +306,11 @@ export class Simulation {
     readsNoQuorum: 0,
     catchUpFetches: 0,
     catchUpPauses: 0,
+    transfers: 0,
+    transferChunks: 0,
+    transferRestarts: 0,
+    transfersCrashed: 0,
+    transfersResumed: 0,
   };
 
   /** (slot, ballot) → acceptors that voted, with the value: a quorum of votes means chosen. */
@@ -311,7 +335,7 @@ export class Simulation {
       this.acceptors.push({
         name,
         storage,
-        replica: new Replica(storage, { historyRevs: options.historyRevs }),
+        replica: new Replica(storage, this.replicaOptions()),
         catchUp: undefined,
         parked: new Set(),
         deliveredThrough: 0,
@@ -412,6 +436,7 @@ export class Simulation {
   }
 
   private crash(node: AcceptorNode): void {
+    if (node.storage.storeBackend.stagedTransfer() !== undefined) this.counts.transfersCrashed++;
     node.replica = undefined;
     node.catchUp = undefined;
     node.parked = new Set();
@@ -424,8 +449,22 @@ export class Simulation {
     }
   }
 
+  /**
+   * Small transfer chunks, so that a transfer takes many round trips and
+   * crashes, drops and a moving source meet it halfway.
+   */
+  private replicaOptions(): ReplicaOptions {
+    return {
+      historyRevs: this.options.historyRevs,
+      logSlotsKept: this.options.logSlotsKept,
+      transferPinIdleMs: transferPinIdleMs,
+      transferChunkBytesMax: 1000,
+      transferChunkItemsMax: 8,
+    };
+  }
+
   private restart(node: AcceptorNode): void {
-    const replica = new Replica(node.storage, { historyRevs: this.options.historyRevs });
+    const replica = new Replica(node.storage, this.replicaOptions());
     node.replica = replica;
     node.deliveredThrough = replica.store.rev;
     this.trace(`restart ${node.name} at slot ${replica.chosenThrough}`);
@@ -668,6 +707,8 @@ export class Simulation {
       node.proposer.tick(this.time);
       this.flushProposer(node);
     }
+    // A state pinned for a transfer nobody asks about any more is released.
+    for (const node of this.acceptors) node.replica?.tick(this.time);
   }
 
   // ---- Acceptors ----
@@ -714,6 +755,9 @@ export class Simulation {
       case "fetch":
         answer({ kind: "fetched", message: replica.fetch(request.message) });
         return;
+      case "transfer":
+        answer({ kind: "transfer", reply: replica.transferChunk(request.request, this.time) });
+        return;
       case "status": {
         const { maxAccepted, chosenThrough } = replica.status();
         answer({ kind: "status", status: { name: node.name, maxAccepted, chosenThrough } });
@@ -744,12 +788,12 @@ export class Simulation {
             answer({ kind: "wait", reply: behind() });
             return;
           }
-          const store = replica.store;
           let event: StoreEvent | undefined;
           let failed: unknown;
           const found = () => {
             try {
-              event = store.firstEvent(glob, rev);
+              // Read anew each time: a state transfer may have replaced the store meanwhile.
+              event = replica.store.firstEvent(glob, rev);
             } catch (error) {
               // The rev left the window while waiting: that ends the WAIT as TOO_LATE.
               failed = error;
@@ -854,6 +898,9 @@ export class Simulation {
         this.counts.catchUpPauses++;
         this.later(step.ms, () => this.continueCatchUp(node, replica, plan));
         return;
+      case "transfer":
+        this.transfer(node, replica, plan, step.peer, 0);
+        return;
       case "fetch": {
         this.counts.catchUpFetches++;
         const before = replica.chosenThrough;
@@ -865,7 +912,10 @@ export class Simulation {
           rpcTimeoutMs,
           (reply) => {
             if (node.replica !== replica) return;
-            if (reply.kind === "fetched") {
+            if (reply.kind === "fetched" && reply.message.trimmedThrough !== undefined) {
+              this.trace(`${node.name} catch-up: ${peer} trimmed through ${reply.message.trimmedThrough}`);
+              plan.trimmed(peer, reply.message.trimmedThrough);
+            } else if (reply.kind === "fetched") {
               replica.learn(reply.message.entries);
               plan.answered(peer, replica.chosenThrough > before);
               this.afterLearning(node, replica);
@@ -881,6 +931,64 @@ export class Simulation {
         );
       }
     }
+  }
+
+  /** A state transfer from `peer`, a chunk per round trip, as acceptors/acceptor-object.ts runs it. */
+  private transfer(
+    node: AcceptorNode,
+    replica: Replica,
+    plan: CatchUp,
+    peer: string,
+    restarts: number,
+    first = true,
+  ): void {
+    if (node.replica !== replica || node.catchUp !== plan) return;
+    const request = replica.transferRequest();
+    // Chunks staged before a crash: the transfer goes on from them.
+    if (first && request.slot !== undefined) this.counts.transfersResumed++;
+    this.counts.transferChunks++;
+    const failed = () => {
+      this.trace(`${node.name} transfer from ${peer} failed`);
+      plan.transferred(peer, false);
+      this.continueCatchUp(node, replica, plan);
+    };
+    this.call(
+      node.name,
+      peer,
+      { kind: "transfer", request },
+      rpcTimeoutMs,
+      (reply) => {
+        if (node.replica !== replica || node.catchUp !== plan) return;
+        if (reply.kind !== "transfer") {
+          failed();
+          return;
+        }
+        const progress = replica.takeTransferChunk(reply.reply);
+        this.trace(
+          `${node.name} transfer from ${peer}: ${progress} (${JSON.stringify(request.cursor)} at slot ${request.slot ?? "new"})`,
+        );
+        if (progress === "installed") {
+          this.counts.transfers++;
+          this.trace(`${node.name} installed a state transfer from ${peer} at slot ${replica.chosenThrough}`);
+          plan.transferred(peer, true);
+          this.afterLearning(node, replica);
+          this.continueCatchUp(node, replica, plan);
+          return;
+        }
+        if (progress === "restart") {
+          this.trace(
+            `${node.name} transfer from ${peer} starts again: ${reply.reply.type === "transfer-refused" ? reply.reply.reason : "another slot"}`,
+          );
+          this.counts.transferRestarts++;
+          if (restarts + 1 > transferRestartsMax) {
+            failed();
+            return;
+          }
+        }
+        this.transfer(node, replica, plan, peer, progress === "restart" ? restarts + 1 : restarts, false);
+      },
+      failed,
+    );
   }
 
   // ---- Readers ----
@@ -1152,7 +1260,8 @@ export class Simulation {
           );
         }
       } else if (reply.error.code === "TOO_LATE") {
-        if (rev >= reply.storeRev - this.options.historyRevs) {
+        // A replica installed by a state transfer at rev R holds no event at or before R.
+        if (rev >= reply.storeRev - this.options.historyRevs && rev > this.maxHistoryFloor()) {
           throw new SafetyViolation(`${what}: TOO_LATE at store rev ${reply.storeRev}, inside the window`);
         }
       } else {
@@ -1254,7 +1363,7 @@ export class Simulation {
 
   private establish(watch: Watcher, host: AcceptorNode, replica: Replica, from: number): void {
     const store = replica.store;
-    if (from < store.oldestRev) {
+    if (from < store.oldestEventRev) {
       watch.state = "too-late";
       watch.host = undefined;
       this.counts.watchTooLate++;
@@ -1318,17 +1427,17 @@ export class Simulation {
     if (watch?.state !== "watching") return;
     const store = replica.store;
     const from = node.deliveredThrough + 1;
-    if (from < store.oldestRev) {
-      // One apply jumped past the window: events between are gone, and the watch ends TOO_LATE if it needed them.
-      if (watch.nextRev < store.oldestRev) {
+    if (from < store.oldestEventRev) {
+      // One apply (or a state transfer) jumped past the window: events between are gone, and the watch ends TOO_LATE if it needed them.
+      if (watch.nextRev < store.oldestEventRev) {
         watch.state = "too-late";
         node.watch = undefined;
         this.counts.watchTooLate++;
-        this.trace(`watch ${watch.glob}: TOO_LATE on ${node.name}, window starts at ${store.oldestRev}`);
+        this.trace(`watch ${watch.glob}: TOO_LATE on ${node.name}, window starts at ${store.oldestEventRev}`);
         return;
       }
     }
-    for (const event of store.eventsFrom(Math.max(from, store.oldestRev))) this.offer(watch, event);
+    for (const event of store.eventsFrom(Math.max(from, store.oldestEventRev))) this.offer(watch, event);
     watch.nextRev = Math.max(watch.nextRev, store.rev + 1);
   }
 
@@ -1433,6 +1542,11 @@ export class Simulation {
         );
       }
     }
+  }
+
+  /** The highest rev at which some replica's history starts because a state transfer installed it there. */
+  private maxHistoryFloor(): number {
+    return Math.max(0, ...this.acceptors.map((a) => a.storage.storeBackend.loadCounters().historyFloor));
   }
 
   private describe(): string {
