@@ -13,6 +13,7 @@ import type { Env } from "./env";
 import { faultTable, setFaults } from "./faults";
 import { errorResponse, json, readBody, readJson } from "./http";
 import type { IsolateRuntime } from "./isolate-runtime";
+import { originOf } from "./origin";
 import { connectSocket } from "./sockets";
 
 export type Args = [Env, ExecutionContext, IsolateRuntime];
@@ -151,6 +152,7 @@ router
       writeRoute: config.writeRoute,
       proposer: proposer.stats,
       leader: leader && { id: config.leader, ...leader },
+      reader: reader.stats,
       acceptors: acceptors.names.map((id, i) => ({ id, storageWrites: statuses[i]?.storageWrites ?? null })),
     });
   })
@@ -259,6 +261,7 @@ function queryArgs(request: IRequest): VerbArgs {
     encoding: get("encoding"),
     session: get("session"),
     ttl: get("ttl"),
+    origin: originOf(request),
   };
 }
 
