@@ -3,6 +3,10 @@
 // its own (etcd's ReadIndex batching). The adapter runs the rounds; this says
 // which round a read waits for and when the next one starts.
 //
+// Who starts the next round matters on the Workers runtime, where I/O belongs
+// to the request that started it: one of the reads that wait for it, in its
+// own request, not the request whose round just settled (which may be gone).
+//
 // The rule that keeps batching linearizable: a read uses only a round that
 // STARTED after the read arrived. A round's barrier covers every write
 // acknowledged before its status requests left (core/read-barrier.ts); a round
@@ -17,44 +21,50 @@
 export type Arrival =
   /** No round is in flight: the caller starts round `round` now and uses it. */
   | { kind: "start"; round: number }
-  /** A round is in flight: the caller uses round `round`, the next, started when the one in flight settles. */
+  /**
+   * A round is in flight: the caller uses round `round`, the next. Once the
+   * one in flight settles, one of the reads waiting for `round` starts it
+   * (`claim`), and the others share it.
+   */
   | { kind: "next"; round: number };
 
 export class ReadBatch {
   /** The last round started; rounds are numbered from 1, in the order they start. */
   private lastStarted = 0;
   private inFlight: { round: number; startedAtMs: number } | undefined;
-  /** Whether some read waits for the round after the one in flight. */
-  private nextWanted = false;
 
   /**
    * `abandonAfterMs`: a round in flight for this long is taken as lost (its
    * host stopped before it settled), so that it cannot hold back every later
-   * read; the next arrival starts a round of its own. Bound it above the time a
-   * round can take (its status requests' timeout).
+   * read. Bound it above the time a round can take (its status requests'
+   * timeout).
    */
   constructor(private readonly abandonAfterMs: number) {}
 
   /** A read arrives at `nowMs`: the round it must use. */
   arrive(nowMs: number): Arrival {
-    const running = this.inFlight;
-    if (running && nowMs - running.startedAtMs < this.abandonAfterMs) {
-      this.nextWanted = true;
-      return { kind: "next", round: running.round + 1 };
-    }
+    if (this.live(nowMs)) return { kind: "next", round: this.lastStarted + 1 };
     return { kind: "start", round: this.begin(nowMs) };
   }
 
   /**
-   * Round `round` settled (a majority answered, or none can): the round to
-   * start now, for the reads that arrived while it was in flight, if any. A
-   * round that was abandoned settles for its own reads but starts nothing: a
-   * later round is in flight already.
+   * A read waiting for `round` asks to start it, once the round before it
+   * settled (or was abandoned): true for the first to ask, which starts it
+   * now; false for the others (it started already: they share it) and while
+   * the round before is still in flight.
    */
-  settled(round: number, nowMs: number): number | undefined {
-    if (this.inFlight?.round !== round) return undefined;
-    this.inFlight = undefined;
-    return this.nextWanted ? this.begin(nowMs) : undefined;
+  claim(round: number, nowMs: number): boolean {
+    if (round !== this.lastStarted + 1 || this.live(nowMs)) return false;
+    this.begin(nowMs);
+    return true;
+  }
+
+  /**
+   * Round `round` settled (a majority answered, or none can). A round that
+   * was abandoned settles for its own reads only: a later one may be in flight.
+   */
+  settled(round: number): void {
+    if (this.inFlight?.round === round) this.inFlight = undefined;
   }
 
   /** The round in flight, if any (for the adapter's bookkeeping and the tests). */
@@ -62,10 +72,14 @@ export class ReadBatch {
     return this.inFlight?.round;
   }
 
+  private live(nowMs: number): boolean {
+    const running = this.inFlight;
+    return running !== undefined && nowMs - running.startedAtMs < this.abandonAfterMs;
+  }
+
   private begin(nowMs: number): number {
     this.lastStarted++;
     this.inFlight = { round: this.lastStarted, startedAtMs: nowMs };
-    this.nextWanted = false;
     return this.lastStarted;
   }
 }

@@ -6,13 +6,15 @@
 // read sending a status request to every acceptor.
 //
 // Where a round runs on the Workers runtime: I/O belongs to the request that
-// started it. A round is started by a read of its own batch, in that read's
-// request, or, for the round that follows it, from the same request as it
-// settles (kept alive with that request's waitUntil). The reads that share it
-// await its outcome, and their continuations run in their own requests
-// (server/proposer-driver.ts says why that holds). Should a round's host stop
-// before it settles, its readers stop waiting after a bound and arrive again,
-// and the batch takes the round for lost (core/read-batch.ts).
+// started it, and a request whose only wait is a promise another request will
+// settle is cancelled as hung. So a round is always started by one of its own
+// reads, in that read's request: the one that found no round in flight, or
+// the first of those that waited for it to claim it once the round before
+// settled. The others share its outcome; their continuations run in their own
+// requests (server/proposer-driver.ts says why), and each keeps a timer of its
+// own while it waits. Should a round's host stop before it settles, its
+// readers stop waiting after a bound and arrive again, and the batch takes
+// the round for lost (core/read-batch.ts).
 
 import { ReadBatch } from "../core/read-batch";
 import type { Lifetime } from "./lifetime";
@@ -43,17 +45,28 @@ export class BarrierRounds<T> {
     this.batch = new ReadBatch(roundMsMax);
   }
 
-  /** The outcome of a round that started after this call. `life` keeps the rounds this call starts alive. */
+  /** The outcome of a round that started after this call. `life` keeps the round this call starts alive. */
   async next(life: Lifetime | undefined): Promise<T> {
     for (;;) {
       const arrival = this.batch.arrive(Date.now());
-      const outcome = this.outcomeOf(arrival.round);
-      if (arrival.kind === "start") this.start(arrival.round, life);
-      else this.shared++;
-      // The round in flight, then this one: each bounded by roundMsMax.
+      const round = arrival.round;
+      const outcome = this.outcomeOf(round);
+      if (arrival.kind === "start") {
+        this.start(round, life);
+      } else {
+        this.shared++;
+        // The round in flight first (bounded: it may be lost), then this read may start its own.
+        const before = this.outcomes.get(round - 1);
+        if (before)
+          await within(
+            before.promise.catch(() => undefined),
+            this.roundMsMax,
+          );
+        if (this.batch.claim(round, Date.now())) this.start(round, life);
+      }
       const settled = await within(outcome.promise, 2 * this.roundMsMax);
       if (settled) return settled.value;
-      // The host of the round stopped before it settled: arrive again, for a round started now.
+      // The round's host stopped before it settled: arrive again, for a round started now.
     }
   }
 
@@ -79,10 +92,9 @@ export class BarrierRounds<T> {
     for (const older of this.outcomes.keys()) if (older < round - 1) this.outcomes.delete(older);
     const outcome = this.outcomeOf(round);
     const settle = (fill: (o: Outcome<T>) => void) => {
-      this.outcomes.delete(round);
+      this.batch.settled(round);
+      if (this.outcomes.get(round) === outcome) this.outcomes.delete(round);
       fill(outcome);
-      const next = this.batch.settled(round, Date.now());
-      if (next !== undefined) this.start(next, life);
     };
     const running = this.runRound().then(
       (value) => settle((o) => o.resolve(value)),

@@ -975,8 +975,15 @@ export class Simulation {
     this.counts.barrierRounds++;
     this.barrierRound(host.name, host.rttMs, (state) => {
       host.rounds.delete(number);
-      const next = host.batch.settled(number, this.time);
-      if (next !== undefined) this.startRound(host, next);
+      host.batch.settled(number);
+      // The reads waiting for the next round wake a little later, in their own requests, and the
+      // first to claim it starts it; a read arriving meanwhile may start it first, for all of them.
+      const next = number + 1;
+      if ((host.rounds.get(next)?.reads.length ?? 0) > 0) {
+        this.later(1, () => {
+          if (host.batch.claim(next, this.time)) this.startRound(host, next);
+        });
+      }
       for (const read of round.reads) {
         // The rule that makes sharing safe (core/read-batch.ts).
         if (!this.options.joinRoundInFlight && (round.startedAt ?? 0) <= read.arrivedAt) {
