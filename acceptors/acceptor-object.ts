@@ -37,6 +37,7 @@ import type {
   Prepare,
   Promised,
   Rejected,
+  Slot,
 } from "../core/paxos/messages";
 import type { ProposerStats } from "../core/paxos/proposer";
 import {
@@ -53,7 +54,13 @@ import { clockStepMsMaxDefault } from "../core/session-keeper";
 import { type TransferReply, type TransferRequest, transferRestartsMax } from "../core/state-transfer";
 import type { StoreEvent } from "../core/store";
 import { isUnavailable } from "../server/acceptor-client";
-import type { AcceptorRpc, AcceptorStatus, ProposeReply, Unavailable } from "../server/acceptor-rpc";
+import type {
+  AcceptorRpc,
+  AcceptorStatus,
+  ProposeReply,
+  SyncReply,
+  Unavailable,
+} from "../server/acceptor-rpc";
 import { secretsFrom } from "../server/auth";
 import { type Fault, type FaultSetting, healthy } from "../server/fault-setting";
 import { type KeeperRedirect, KeeperRole } from "../server/keeper-role";
@@ -252,6 +259,18 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
     });
   }
 
+  /** Finishes the log through `through` with this acceptor's proposer, for a read barrier above a hole. */
+  async sync(through: Slot): Promise<SyncReply | Unavailable> {
+    return this.guard(async () => {
+      try {
+        return { synced: await this.runtime().proposer.sync(through, this.config.writeTimeoutMs, this.ctx) };
+      } catch {
+        // Its proposer holds as many syncs as it may: no majority for this one now; the read answers NO_QUORUM.
+        return { synced: false };
+      }
+    });
+  }
+
   // ---- Sessions (one acceptor at a time holds the keeper's role: server/keeper-role.ts) ----
 
   async keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | KeeperRedirect | Unavailable> {
@@ -444,7 +463,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
    */
   private async syncToBarrier(): Promise<void> {
     const runtime = this.runtime();
-    const barrier = await runtime.reader.barrier();
+    const barrier = await runtime.reader.barrier(this.ctx);
     if (await this.reachSlot(barrier.slot, catchUpMs)) return;
     await runtime.proposer.sync(barrier.slot, this.config.writeTimeoutMs, this.ctx);
     if (!(await this.reachSlot(barrier.slot, catchUpMs))) throw new Error("behind the read barrier");
@@ -494,7 +513,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** Brings this replica to the read barrier: what a majority has accepted, it has applied (or it gave up). */
   private async catchUpToBarrier(): Promise<void> {
     try {
-      const barrier = await this.runtime().reader.barrier();
+      const barrier = await this.runtime().reader.barrier(this.ctx);
       await this.reachSlot(barrier.slot, catchUpMs);
     } catch {
       // No majority: the keeper answers from what it has, and a session it does not know is NOSESSION.

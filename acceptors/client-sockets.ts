@@ -250,7 +250,8 @@ export class ClientSockets {
             this.sessions.release(frame.session);
         }
       default:
-        return this.host.runtime().verbs.run(verb, frame, this.host.ctx);
+        // Where the caller is comes from the platform, never from a frame: this acceptor's reader starts at home.
+        return this.host.runtime().verbs.run(verb, { ...frame, origin: undefined }, this.host.ctx);
     }
   }
 
@@ -284,7 +285,9 @@ export class ClientSockets {
     // Bring this replica up to the linearizable point: a watch with no rev starts after it,
     // and a replica that missed commits must not sit on events it has not learnt.
     const runtime = this.host.runtime();
-    const caughtUp = runtime.reader.barrier().then((b) => this.host.reachSlot(b.slot, catchUpMs));
+    const caughtUp = runtime.reader
+      .barrier(this.host.ctx)
+      .then((b) => this.host.reachSlot(b.slot, catchUpMs));
     let from: number;
     if (explicit !== undefined) {
       from = explicit;

@@ -95,6 +95,8 @@ export type ReadStep =
 export class ReadPlan {
   /** The barrier: the highest slot accepted among the majority that answered. */
   readonly slot: Slot;
+  /** The status answers it was planned from: other reads sharing the round plan from them too. */
+  readonly answers: readonly StatusAnswer[];
   /** Up to date replicas nearest first, then the rest freshest first. */
   readonly order: readonly string[];
   private pass: 1 | 2 = 1;
@@ -104,6 +106,7 @@ export class ReadPlan {
 
   constructor(answers: readonly StatusAnswer[], rttMs: ReadonlyMap<string, number> = new Map()) {
     if (answers.length === 0) throw new Error("ReadPlan: no status answers");
+    this.answers = answers;
     this.slot = Math.max(...answers.map((a) => a.maxAccepted));
     const current = answers.filter((a) => a.chosenThrough >= this.slot);
     const behind = answers.filter((a) => a.chosenThrough < this.slot);

@@ -3,6 +3,24 @@
 // are the regions' usual centres of gravity (a hint names a region, not a
 // city), so "nearest" is a first guess that measured round trips replace.
 
+/** A point on the globe, in degrees: where a request came from, or a hint's region. */
+export interface Coordinates {
+  latitude: number;
+  longitude: number;
+}
+
+/** `{latitude, longitude}` from values as a platform hands them (numbers or numeric strings), if both are valid. */
+export function coordinatesOf(latitude: unknown, longitude: unknown): Coordinates | undefined {
+  if (latitude === undefined || latitude === null || longitude === undefined || longitude === null)
+    return undefined;
+  if (latitude === "" || longitude === "") return undefined;
+  const lat = Number(latitude);
+  const lon = Number(longitude);
+  if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180)
+    return undefined;
+  return { latitude: lat, longitude: lon };
+}
+
 /** Latitude and longitude in degrees of each location hint's region. */
 const hintCentres: Readonly<Record<string, readonly [number, number]>> = {
   wnam: [37.4, -122.1],
@@ -17,6 +35,12 @@ const hintCentres: Readonly<Record<string, readonly [number, number]>> = {
   afr: [-26.2, 28.0],
   me: [25.3, 55.3],
 };
+
+/** The centre of a location hint's region, or undefined for a hint this table does not know. */
+export function hintCentre(hint: string): Coordinates | undefined {
+  const centre = hintCentres[hint];
+  return centre === undefined ? undefined : { latitude: centre[0], longitude: centre[1] };
+}
 
 /** Great-circle distance in km between two points given in degrees. */
 function distanceKm(a: readonly [number, number], b: readonly [number, number]): number {

@@ -13,6 +13,7 @@ import type {
   Prepare,
   Promised,
   Rejected,
+  Slot,
 } from "../core/paxos/messages";
 import type { ProposerStats } from "../core/paxos/proposer";
 import type { ErrorValue, ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
@@ -42,9 +43,19 @@ export interface Unavailable {
 /** A write proposed by an acceptor on the Worker's behalf: its outcome, or why it has none. */
 export type ProposeReply = { outcome: MutationOutcome } | { error: ErrorValue };
 
+/** Whether every slot through the one asked for is chosen now. */
+export interface SyncReply {
+  synced: boolean;
+}
+
 export interface AcceptorRpc {
   /** Proposes one mutation with this acceptor's own proposer (the "leader" write route). */
   propose(mutation: Mutation): Promise<ProposeReply | Unavailable>;
+  /**
+   * Has this acceptor's own proposer choose every slot through `through`, filling holes with no-ops: a
+   * read barrier above a hole asks the leader, which holds the ballot, rather than take it from it.
+   */
+  sync(through: Slot): Promise<SyncReply | Unavailable>;
   /** The session keeper extends these sessions; another acceptor points at the keeper, or takes the role (server/keeper-role.ts). */
   keepalive(sessions: string[]): Promise<KeepaliveAnswer[] | KeeperRedirect | Unavailable>;
   /**

@@ -8,60 +8,105 @@
 // one round trip, the status round and the read at the preferred replica go
 // out together; only when that replica turns out behind T does a second round
 // wait for it (or another) to catch up, and a slot that no proposer is left to
-// finish is finished by this isolate's proposer.
+// finish is finished by a proposer (`sync`: the leader acceptor's on the
+// leader route, see runtime.ts, so that a read does not take the ballot from it).
 //
-// A stale read asks one replica and skips the barrier.
+// Status rounds are shared: reads that arrive while one is in flight use the
+// next one together (barrier-rounds.ts, core/read-batch.ts), never the one in
+// flight, whose barrier may predate a write acknowledged before they arrived.
+//
+// A stale read asks one replica and skips the barrier: the nearest
+// (core/replica-order.ts), then the others.
 //
 // The decisions (when the barrier is known, which replica next, when to sync)
 // are core/read-barrier.ts's; this file sends the RPCs and times them.
 
 import { CodedError } from "../core/errors";
 import { catchUpMs } from "../core/limits";
-import { type BarrierState, ReadBarrier, type ReadPlan } from "../core/read-barrier";
+import type { Slot } from "../core/paxos/messages";
+import { type BarrierState, ReadBarrier, ReadPlan, type StatusAnswer } from "../core/read-barrier";
 import type { ReadReply, ReadRequest, WaitReply, WaitRequest } from "../core/reads";
+import type { Coordinates } from "../core/regions";
+import { replicaOrder } from "../core/replica-order";
 import type { AcceptorClient } from "./acceptor-client";
 import type { AcceptorRpc, AcceptorStatus, Unavailable } from "./acceptor-rpc";
+import { BarrierRounds } from "./barrier-rounds";
 import type { Lifetime } from "./lifetime";
-import type { ProposerDriver } from "./proposer-driver";
+
+/** Has a proposer choose every slot through `through`; false if that did not happen in time. */
+export type SyncThrough = (through: Slot, life: Lifetime) => Promise<boolean>;
+
+/** What the reader has done since it started, for GET /v1/stats and the tests. */
+export interface ReaderStats {
+  /** Status rounds run. */
+  barrierRounds: number;
+  /** Barriers that used a round another read started. */
+  barriersShared: number;
+  /** Syncs asked for (a hole below a barrier). */
+  syncs: number;
+}
 
 type Answered<T> = T & { ok: true };
 
 export class Reader {
   /** The replica an optimistic read goes to: the nearest that was up to date at the last barrier. */
-  private preferred: string;
+  private preferred: string | undefined;
   /** Round trip times to each acceptor, in ms (a moving average). */
   private readonly rttMs = new Map<string, number>();
+  private readonly rounds: BarrierRounds<readonly StatusAnswer[]>;
+  private syncs = 0;
 
+  /**
+   * `sync` finishes orphaned slots below a barrier; `home`, where this reader
+   * runs when no request says where its caller is (an acceptor's own region).
+   */
   constructor(
     private readonly acceptors: AcceptorClient,
-    private readonly proposer: () => ProposerDriver,
+    private readonly sync: SyncThrough,
+    private readonly home?: Coordinates,
   ) {
-    this.preferred = acceptors.names[0] ?? "";
+    // A round settles within the status requests' timeout; twice that means its host is gone.
+    this.rounds = new BarrierRounds(() => this.statusRound(), 2 * acceptors.config.rpcTimeoutMs);
   }
 
-  async read(request: ReadRequest, stale: boolean, ctx: Lifetime): Promise<Answered<ReadReply>> {
+  get stats(): ReaderStats {
+    return { barrierRounds: this.rounds.rounds, barriersShared: this.rounds.shared, syncs: this.syncs };
+  }
+
+  /** `origin`: where the caller is, if the platform says, to start from the replica nearest to it. */
+  async read(
+    request: ReadRequest,
+    stale: boolean,
+    ctx: Lifetime,
+    origin?: Coordinates,
+  ): Promise<Answered<ReadReply>> {
     const rpcTimeoutMs = request.timeoutMs + catchUpMs + this.acceptors.config.rpcTimeoutMs;
     const call: ReplicaCall<ReadReply> = (name, minSlot) =>
       this.acceptors.call(name, (s) => s.read({ ...request, minSlot, catchUpMs }), rpcTimeoutMs);
     if (stale) {
       // Until every acceptor's distance is known, measure them in the background.
-      if (this.rttMs.size < this.acceptors.names.length) ctx.waitUntil(this.statuses());
-      return answered(await this.anyReplica((name) => call(name, undefined)));
+      if (!this.measuredAll) ctx.waitUntil(this.statuses());
+      return answered(await this.anyReplica(origin, (name) => call(name, undefined)));
     }
-    const optimistic = call(this.preferred, undefined).catch(() => undefined);
-    const plan = await this.barrier();
+    const optimistic = call(this.preferredFor(origin), undefined).catch(() => undefined);
+    const plan = await this.barrier(ctx);
     const first = await optimistic;
     if (first && plan.reaches(first.chosenThrough)) return answered(first);
     return answered(await this.atBarrier(plan, call, ctx));
   }
 
-  async wait(request: WaitRequest, stale: boolean, ctx: Lifetime): Promise<Answered<WaitReply>> {
+  async wait(
+    request: WaitRequest,
+    stale: boolean,
+    ctx: Lifetime,
+    origin?: Coordinates,
+  ): Promise<Answered<WaitReply>> {
     const rpcTimeoutMs = request.timeoutMs + catchUpMs + this.acceptors.config.rpcTimeoutMs;
     const call: ReplicaCall<WaitReply> = (name, minSlot) =>
       this.acceptors.call(name, (s) => s.wait({ ...request, minSlot, catchUpMs }), rpcTimeoutMs);
-    if (stale) return answered(await this.anyReplica((name) => call(name, undefined)));
+    if (stale) return answered(await this.anyReplica(origin, (name) => call(name, undefined)));
     // No optimistic first try: a WAIT may block for minutes, so it goes to a replica known to be current.
-    return answered(await this.atBarrier(await this.barrier(), call, ctx));
+    return answered(await this.atBarrier(await this.barrier(ctx), call, ctx));
   }
 
   /** The acceptors' statuses, for GET /v1/cluster: undefined for one that did not answer. */
@@ -91,8 +136,8 @@ export class Reader {
           break;
         }
         case "sync": {
-          const synced = await this.proposer().sync(step.through, this.acceptors.config.writeTimeoutMs, ctx);
-          step = synced ? plan.synced() : plan.syncFailed();
+          this.syncs++;
+          step = (await this.sync(step.through, ctx)) ? plan.synced() : plan.syncFailed();
           break;
         }
         case "done":
@@ -103,8 +148,20 @@ export class Reader {
     }
   }
 
-  /** Asks every acceptor for its status; the plan once a majority answered, NO_QUORUM once none can. */
-  barrier(): Promise<ReadPlan> {
+  /**
+   * The read plan of a status round that started after this call (shared
+   * with the reads that arrive meanwhile); NO_QUORUM once no majority can
+   * answer. `life` keeps alive the rounds this call may start.
+   */
+  async barrier(life?: Lifetime): Promise<ReadPlan> {
+    const plan = new ReadPlan(await this.rounds.next(life), this.rttMs);
+    // The next optimistic read goes to the nearest replica that was up to date.
+    this.preferred = plan.preferred;
+    return plan;
+  }
+
+  /** Asks every acceptor for its status; the majority's answers, NO_QUORUM once none can answer. */
+  private statusRound(): Promise<readonly StatusAnswer[]> {
     const tally = new ReadBarrier(this.acceptors.names, this.rttMs);
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -112,9 +169,7 @@ export class Reader {
         if (settled || state.kind === "waiting") return;
         settled = true;
         if (state.kind === "no-quorum") return reject(new CodedError("NO_QUORUM", state.message));
-        // The next optimistic read goes to the nearest replica that was up to date.
-        this.preferred = state.plan.preferred;
-        resolve(state.plan);
+        resolve(state.plan.answers);
       };
       for (const name of this.acceptors.names) {
         this.timed(name, (s) => s.status()).then(
@@ -126,8 +181,11 @@ export class Reader {
   }
 
   /** A stale read: the nearest replica that answers. */
-  private async anyReplica<R>(call: (name: string) => Promise<R>): Promise<R> {
-    for (const name of this.nearestFirst(this.acceptors.names)) {
+  private async anyReplica<R>(
+    origin: Coordinates | undefined,
+    call: (name: string) => Promise<R>,
+  ): Promise<R> {
+    for (const name of this.nearestFirst(origin)) {
       try {
         const started = Date.now();
         const reply = await call(name);
@@ -138,6 +196,11 @@ export class Reader {
       }
     }
     throw new CodedError("NO_QUORUM", "no acceptor replica answered");
+  }
+
+  /** The replica a linearizable read tries first, with the status round. */
+  private preferredFor(origin: Coordinates | undefined): string {
+    return this.preferred ?? (this.nearestFirst(origin)[0] as string);
   }
 
   /** An RPC whose round trip time is remembered, to find the nearest replicas. */
@@ -159,11 +222,12 @@ export class Reader {
     return this.rttMs.size >= this.acceptors.names.length;
   }
 
-  /** `names` by round trip time, nearest first; unmeasured ones after, in their order. */
-  nearestFirst(names: readonly string[]): string[] {
-    const known = names.filter((n) => this.rttMs.has(n));
-    known.sort((a, b) => (this.rttMs.get(a) ?? 0) - (this.rttMs.get(b) ?? 0));
-    return [...known, ...names.filter((n) => !this.rttMs.has(n))];
+  /**
+   * Every acceptor, nearest first (core/replica-order.ts): by round trip once
+   * all are measured, else from `origin` (or this reader's home) by location.
+   */
+  nearestFirst(origin?: Coordinates): string[] {
+    return replicaOrder(this.acceptors.config.acceptors, this.rttMs, origin ?? this.home);
   }
 }
 

@@ -6,13 +6,15 @@
 import type { ClusterConfig } from "../core/cluster-config";
 import { CodedError } from "../core/errors";
 import type { Mutation, MutationOutcome } from "../core/mutation";
+import type { Slot } from "../core/paxos/messages";
+import { hintCentre } from "../core/regions";
 import { AcceptorClient } from "./acceptor-client";
 import type { ProposeReply } from "./acceptor-rpc";
 import type { KeeperRedirect } from "./keeper-role";
 import type { Lifetime } from "./lifetime";
 import type { Peers } from "./peers";
 import { ProposerDriver } from "./proposer-driver";
-import { Reader } from "./reads";
+import { Reader, type SyncThrough } from "./reads";
 import type { KeepaliveAnswer } from "./session-keeping";
 import { Verbs } from "./verbs";
 
@@ -43,10 +45,17 @@ export function newRuntime({ config, peers, self }: RuntimeOptions): Runtime {
     .map((b) => b.toString(16).padStart(2, "0"))
     .join("");
   const proposer = new ProposerDriver(acceptors, config, id);
-  const reader = new Reader(acceptors, () => proposer);
+  const byLeader = config.writeRoute === "leader" && self !== config.leader;
+  const localSync: SyncThrough = (through, life) => proposer.sync(through, config.writeTimeoutMs, life);
+  // An acceptor's reader starts from its own region: its own replica is a method call away.
+  const home = hintCentre(config.acceptors.find((a) => a.name === self)?.location ?? "");
+  const reader = new Reader(
+    acceptors,
+    byLeader ? syncViaLeader(acceptors, config, localSync) : localSync,
+    home,
+  );
   const local = (mutation: Mutation, life: Lifetime) => proposer.write(mutation, life);
-  const propose =
-    config.writeRoute === "leader" && self !== config.leader ? viaLeader(acceptors, config, local) : local;
+  const propose = byLeader ? viaLeader(acceptors, config, local) : local;
   const keepalive = keeperOf(acceptors, config);
   return { config, acceptors, proposer, reader, verbs: new Verbs(reader, propose, keepalive), keepalive };
 }
@@ -76,6 +85,28 @@ function viaLeader(
     if ("outcome" in reply) return reply.outcome;
     const { code, message, ...details } = reply.error;
     throw new CodedError(code, message, details);
+  };
+}
+
+/**
+ * On the leader route, the leader acceptor's proposer holds the ballot every
+ * write uses. A read barrier above a hole asks it to finish the log: this
+ * proposer's phase 1 would take the ballot from it, and the next write would
+ * pay a rejection and a phase 1 at the leader (a duel the leader route exists
+ * to avoid). If the leader cannot be reached, this proposer does it.
+ */
+function syncViaLeader(acceptors: AcceptorClient, config: ClusterConfig, local: SyncThrough): SyncThrough {
+  return async (through: Slot, life: Lifetime): Promise<boolean> => {
+    try {
+      const reply = await acceptors.call(
+        config.leader,
+        (s) => s.sync(through),
+        config.writeTimeoutMs + config.rpcTimeoutMs,
+      );
+      return reply.synced;
+    } catch {
+      return local(through, life);
+    }
   };
 }
 

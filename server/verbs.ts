@@ -12,6 +12,7 @@ import { readTimeoutMsDefault, valueBytesMax, waitTimeoutMsDefault } from "../co
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import { validatePath } from "../core/path";
 import type { ReadQuery, ReadResult } from "../core/reads";
+import type { Coordinates } from "../core/regions";
 import type { StoreEvent, WalkFile } from "../core/store";
 import { decodeValue, encodeValue } from "../core/value-encoding";
 import type { Lifetime } from "./lifetime";
@@ -55,6 +56,8 @@ export interface VerbArgs {
   /** TXN: the lists of SPEC §7, as parsed from JSON. */
   checks?: unknown;
   ops?: unknown;
+  /** Reads: where the caller is, when the platform says, so that a read starts at the replica nearest to it. */
+  origin?: Coordinates;
 }
 
 /** An answer's JSON body, as both protocols send it (the WebSocket adds the frame's id). */
@@ -268,7 +271,7 @@ export class Verbs {
     const rev = args.waitRev(a.rev);
     const timeoutMs = args.timeoutMs(a.timeout, waitTimeoutMsDefault);
     const stale = args.flag(a.stale, "stale");
-    const { event } = await this.reader.wait({ glob, rev, timeoutMs }, stale, life);
+    const { event } = await this.reader.wait({ glob, rev, timeoutMs }, stale, life, a.origin);
     return event;
   }
 
@@ -280,7 +283,7 @@ export class Verbs {
     const rev = args.readRev(a.rev);
     const stale = args.flag(a.stale, "stale");
     const timeoutMs = args.timeoutMs(a.timeout, readTimeoutMsDefault);
-    const reply = await this.reader.read({ query, rev, timeoutMs }, stale, life);
+    const reply = await this.reader.read({ query, rev, timeoutMs }, stale, life, a.origin);
     return { result: reply.result, readAt: reply.readAt };
   }
 

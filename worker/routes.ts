@@ -15,6 +15,7 @@ import type { Env } from "./env";
 import { faultTable, setFaults } from "./faults";
 import { errorResponse, json, readBody, readJson } from "./http";
 import type { IsolateRuntime } from "./isolate-runtime";
+import { originOf } from "./origin";
 import { connectSocket } from "./sockets";
 
 export type Args = [Env, ExecutionContext, IsolateRuntime];
@@ -155,6 +156,7 @@ router
       writeRoute: config.writeRoute,
       proposer: proposer.stats,
       leader: leader && { id: config.leader, ...leader },
+      reader: reader.stats,
       acceptors: acceptors.names.map((id, i) => ({ id, storageWrites: statuses[i]?.storageWrites ?? null })),
     });
   })
@@ -263,6 +265,7 @@ function queryArgs(request: IRequest): VerbArgs {
     encoding: get("encoding"),
     session: get("session"),
     ttl: get("ttl"),
+    origin: originOf(request),
   };
 }
 

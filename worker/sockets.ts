@@ -3,9 +3,9 @@
 // requests and pushes its watches' events (acceptors/client-sockets.ts).
 
 import { CodedError } from "../core/errors";
-import { nearestByLocation } from "../core/regions";
 import type { Access } from "../server/auth";
 import type { IsolateRuntime } from "./isolate-runtime";
+import { originOf } from "./origin";
 
 export async function connectSocket(
   request: Request,
@@ -34,21 +34,16 @@ export async function connectSocket(
 }
 
 /**
- * The acceptors to offer the socket to, nearest first: by measured round trip
- * from this isolate once every acceptor has been measured, else by the
- * distance from where the platform says the request came from, else in a
- * random rotation (locally, where no request carries a location). One that is
- * down is skipped by the caller.
+ * The acceptors to offer the socket to, nearest first (core/replica-order.ts):
+ * by measured round trip from this isolate once every acceptor has been
+ * measured, else by the distance from where the platform says the request
+ * came from, else in a random rotation (locally, where no request carries a
+ * location), which spreads the sockets. One that is down is skipped by the caller.
  */
 function socketOrder(request: Request, runtime: IsolateRuntime): string[] {
-  const { names, config } = runtime.acceptors;
-  if (runtime.reader.measuredAll) return runtime.reader.nearestFirst(names);
-  const cf = (request as { cf?: { latitude?: unknown; longitude?: unknown } }).cf;
-  const latitude = Number(cf?.latitude);
-  const longitude = Number(cf?.longitude);
-  if (cf?.latitude !== undefined && Number.isFinite(latitude) && Number.isFinite(longitude)) {
-    return nearestByLocation(config.acceptors, latitude, longitude);
-  }
+  const { names } = runtime.acceptors;
+  const origin = originOf(request);
+  if (runtime.reader.measuredAll || origin) return runtime.reader.nearestFirst(origin);
   const start = Math.floor(Math.random() * names.length);
   return names.map((_, i) => names[(start + i) % names.length] as string);
 }

@@ -5,7 +5,8 @@
 // dying mid-flight.
 //
 // The read side runs the same decisions as the real one: the read barrier and
-// its plan (core/read-barrier.ts), `Proposer.sync` for orphaned slots, catch-up
+// its plan (core/read-barrier.ts), status rounds shared by the concurrent reads
+// of one isolate (core/read-batch.ts), `Proposer.sync` for orphaned slots, catch-up
 // from peers (core/catch-up.ts), replicas parking reads until they reach the
 // barrier, WAIT, and a WATCH hosted on one acceptor that follows its peers and
 // is resumed elsewhere when its host crashes. Every seed checks the history of
@@ -27,10 +28,11 @@ import { type Completion, Proposer } from "../../core/paxos/proposer";
 import {
   type BarrierState,
   ReadBarrier,
-  type ReadPlan,
+  ReadPlan,
   type ReadStep,
   type StatusAnswer,
 } from "../../core/read-barrier";
+import { ReadBatch } from "../../core/read-batch";
 import {
   executeRead,
   type ReadReply,
@@ -81,6 +83,12 @@ export interface SimulationOptions {
    * barrier), to show that the checks notice: a run must then fail.
    */
   skipReadBarrier?: boolean;
+  /**
+   * Breaks read batching on purpose: a read joins the status round in flight
+   * (which may have started before it), to show what the start-after-arrival
+   * rule guards against.
+   */
+  joinRoundInFlight?: boolean;
   /** Called with a line per notable event when tracing a seed. */
   trace?: (line: string) => void;
 }
@@ -185,13 +193,33 @@ interface ClientRecord {
   recorded?: PendingOperation;
 }
 
-/** A client of the read path, as a Worker isolate is: it remembers a preferred replica and round trips. */
-interface ReaderNode {
+/**
+ * The read path of one Worker isolate: it remembers a preferred replica and
+ * round trips, and its concurrent reads share status rounds (core/read-batch.ts).
+ */
+interface ReaderHost {
   name: string;
   /** Its isolate's proposer, for `sync`. */
   proposerIndex: number;
   preferred: string;
   rttMs: Map<string, number>;
+  batch: ReadBatch;
+  /** Per round not yet settled: when it started, and the reads waiting for it (with when each arrived). */
+  rounds: Map<number, { startedAt: number | undefined; reads: PendingBarrier[] }>;
+}
+
+interface PendingBarrier {
+  reader: string;
+  arrivedAt: number;
+  settled: (state: SettledBarrier) => void;
+}
+
+type SettledBarrier = Exclude<BarrierState, { kind: "waiting" }>;
+
+/** A client of the read path, one request at a time, through its isolate. */
+interface ReaderNode {
+  name: string;
+  host: ReaderHost;
   busy: boolean;
 }
 
@@ -222,7 +250,9 @@ const waitTimeoutMs = 400;
 const followEveryMs = 200;
 /** A transfer's source releases its pinned state after this long without a chunk asked for. */
 const transferPinIdleMs = 1_000;
-const readers = 3;
+const readers = 4;
+/** Worker isolates the readers go through: fewer than the readers, so some reads share rounds. */
+const readerHosts = 2;
 /** Steps the test/lin search may take per seed; past them the seed counts as unproven (the rev checks still ran). */
 const readCheckSteps = Number(process.env.SIM_LIN_STEPS ?? 100_000);
 
@@ -248,6 +278,9 @@ export interface SimulationReport {
   watchTooLate: number;
   /** Reads that needed `Proposer.sync` to finish the log through their barrier. */
   syncs: number;
+  /** Status rounds run for linearizable GETs and WAITs, and barriers that shared a round another read started. */
+  barrierRounds: number;
+  barriersShared: number;
   readsNoQuorum: number;
   catchUpFetches: number;
   catchUpPauses: number;
@@ -283,6 +316,9 @@ export class Simulation {
   /** `proposer.incarnation.token` of a sync a reader waits for. */
   private readonly syncWaiters = new Map<string, (synced: boolean) => void>();
   private readonly readers: ReaderNode[] = [];
+  private readonly hosts: ReaderHost[] = [];
+  /** Orders arrivals and round starts strictly, even within one millisecond. */
+  private sequence = 0;
   private readsStarted = 0;
   private readonly livenessReads = new Set<string>();
   private readonly recorder: Recorder;
@@ -303,6 +339,8 @@ export class Simulation {
     watchEvents: 0,
     watchTooLate: 0,
     syncs: 0,
+    barrierRounds: 0,
+    barriersShared: 0,
     readsNoQuorum: 0,
     catchUpFetches: 0,
     catchUpPauses: 0,
@@ -343,7 +381,9 @@ export class Simulation {
       });
     }
     for (let i = 0; i < options.proposers; i++) this.proposers.push(this.newProposer(`proposer-${i}`, 0));
-    for (let i = 0; i < readers; i++) this.readers.push(this.newReader(`reader-${i}`));
+    for (let i = 0; i < readerHosts; i++) this.hosts.push(this.newHost(`isolate-${i}`));
+    for (let i = 0; i < readers; i++)
+      this.readers.push(this.newReader(`reader-${i}`, this.random.pick(this.hosts)));
     this.watchStartStep = this.random.int(Math.max(1, options.safetySteps / 2));
   }
 
@@ -482,7 +522,8 @@ export class Simulation {
     for (let i = 0; i < 5; i++) this.submit("liveness", livenessTimeoutMs);
     // Reads must be answered once healed too, the barrier's sync included.
     for (let i = 0; i < 3; i++) {
-      const reader = this.newReader(`reader-liveness-${i}`);
+      // All on one isolate, at once: their barriers share rounds.
+      const reader = this.newReader(`reader-liveness-${i}`, this.hosts[0] as ReaderHost);
       this.readers.push(reader);
       this.livenessReads.add(reader.name);
       if (i === 2) this.linearizableWait(reader);
@@ -520,14 +561,20 @@ export class Simulation {
     return { name, proposer, incarnation };
   }
 
-  private newReader(name: string): ReaderNode {
+  private newHost(name: string): ReaderHost {
     return {
       name,
       proposerIndex: this.random.int(this.proposers.length),
       preferred: this.random.pick(this.acceptorNames),
       rttMs: new Map(),
-      busy: false,
+      // A round always settles here (every status request times out): the bound is never reached.
+      batch: new ReadBatch(4 * rpcTimeoutMs),
+      rounds: new Map(),
     };
+  }
+
+  private newReader(name: string, host: ReaderHost): ReaderNode {
+    return { name, host, busy: false };
   }
 
   // ---- Writes ----
@@ -1005,11 +1052,65 @@ export class Simulation {
     }
   }
 
+  /**
+   * The barrier of a status round that started after this call, shared with
+   * the other reads of the reader's isolate, as server/barrier-rounds.ts does:
+   * a read that finds a round in flight waits for the next one. Each read gets
+   * a plan of its own (a plan is stateful) from the round's answers.
+   */
+  private sharedBarrier(reader: ReaderNode, settled: (state: SettledBarrier) => void): void {
+    const host = reader.host;
+    const arrivedAt = ++this.sequence;
+    const running = host.batch.running;
+    const pending: PendingBarrier = { reader: reader.name, arrivedAt, settled };
+    if (this.options.joinRoundInFlight && running !== undefined) {
+      host.rounds.get(running)?.reads.push(pending);
+      this.counts.barriersShared++;
+      return;
+    }
+    const arrival = host.batch.arrive(this.time);
+    const round = host.rounds.get(arrival.round) ?? { startedAt: undefined, reads: [] };
+    round.reads.push(pending);
+    host.rounds.set(arrival.round, round);
+    if (arrival.kind === "start") this.startRound(host, arrival.round);
+    else this.counts.barriersShared++;
+  }
+
+  private startRound(host: ReaderHost, number: number): void {
+    const round = host.rounds.get(number) ?? { startedAt: undefined, reads: [] };
+    round.startedAt = ++this.sequence;
+    host.rounds.set(number, round);
+    this.counts.barrierRounds++;
+    this.barrierRound(host.name, host.rttMs, (state) => {
+      host.rounds.delete(number);
+      host.batch.settled(number);
+      // The reads waiting for the next round wake a little later, in their own requests, and the
+      // first to claim it starts it; a read arriving meanwhile may start it first, for all of them.
+      const next = number + 1;
+      if ((host.rounds.get(next)?.reads.length ?? 0) > 0) {
+        this.later(1, () => {
+          if (host.batch.claim(next, this.time)) this.startRound(host, next);
+        });
+      }
+      for (const read of round.reads) {
+        // The rule that makes sharing safe (core/read-batch.ts).
+        if (!this.options.joinRoundInFlight && (round.startedAt ?? 0) <= read.arrivedAt) {
+          throw new SafetyViolation(`${read.reader}: used a status round that started before it arrived`);
+        }
+        read.settled(
+          state.kind === "ready"
+            ? { kind: "ready", plan: new ReadPlan(state.plan.answers, host.rttMs) }
+            : state,
+        );
+      }
+    });
+  }
+
   /** A status round to every acceptor; `settled` runs once, when a majority answered or cannot. */
   private barrierRound(
     from: string,
     rttMs: Map<string, number>,
-    settled: (state: Exclude<BarrierState, { kind: "waiting" }>) => void,
+    settled: (state: SettledBarrier) => void,
   ): void {
     const barrier = new ReadBarrier(this.acceptorNames, rttMs);
     let reported = false;
@@ -1060,7 +1161,7 @@ export class Simulation {
           });
           return;
         case "done":
-          reader.preferred = step.replica;
+          reader.host.preferred = step.replica;
           finish(last);
           return;
         case "sync":
@@ -1077,7 +1178,7 @@ export class Simulation {
 
   /** Has the reader's isolate proposer choose every slot through `through`. */
   private sync(reader: ReaderNode, through: Slot, done: (synced: boolean) => void): void {
-    const node = this.proposers[reader.proposerIndex % this.proposers.length] as ProposerNode;
+    const node = this.proposers[reader.host.proposerIndex % this.proposers.length] as ProposerNode;
     const token = node.proposer.sync(through, this.time + commandTimeoutMs, this.time);
     const key = `${node.name}.${node.incarnation}.${token}`;
     let finished = false;
@@ -1168,18 +1269,18 @@ export class Simulation {
         finish,
       );
     };
-    this.readRequest(reader, reader.preferred, request(undefined), (reply) => {
+    this.readRequest(reader, reader.host.preferred, request(undefined), (reply) => {
       optimistic = reply;
       decide();
     });
-    this.barrierRound(reader.name, reader.rttMs, (state) => {
+    this.sharedBarrier(reader, (state) => {
       if (state.kind === "no-quorum") {
         // The optimistic read may still be in flight: answer it into the void, as the Worker does.
         optimistic = undefined;
         return finish(undefined);
       }
       plan = state.plan;
-      reader.preferred = plan.preferred;
+      reader.host.preferred = plan.preferred;
       decide();
     });
   }
@@ -1269,12 +1370,12 @@ export class Simulation {
       }
       this.counts.waits++;
     };
-    this.barrierRound(reader.name, reader.rttMs, (state) => {
+    this.sharedBarrier(reader, (state) => {
       if (state.kind === "no-quorum") {
         finish(undefined);
         return;
       }
-      reader.preferred = state.plan.preferred;
+      reader.host.preferred = state.plan.preferred;
       this.atBarrier<WaitReply>(
         reader,
         state.plan,

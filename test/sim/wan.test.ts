@@ -154,6 +154,22 @@ describe("reads (arithmetic over the matrix)", () => {
     expect(sam).toMatchObject({ nearest: "enam", staleMs: edgeHopMs + 118, linearizableMs: edgeHopMs + 181 });
   });
 
+  it("starts a fresh isolate's reads at the acceptor nearest to the client's location, not at acceptor-0", () => {
+    for (const client of ["enam", "weur", "apac", "oc"] as const) {
+      const r = readLatencies(fiveAcceptors, client);
+      expect(r.firstByLocation).toBe(client);
+      expect(r.staleByLocationMs).toBe(edgeHopMs + sameMetroRttMs);
+    }
+    // A map is a first guess: from Johannesburg, Singapore's centre is a little nearer than Frankfurt's,
+    // but the round trip to weur is shorter; the reader goes by round trips once it has measured them.
+    expect(readLatencies(fiveAcceptors, "afr")).toMatchObject({
+      firstByLocation: "apac",
+      nearest: "weur",
+      staleByLocationMs: edgeHopMs + 177,
+      staleMs: edgeHopMs + 164,
+    });
+  });
+
   it("keeps a linearizable read below the same client's worker-route write", () => {
     for (const acceptors of [fiveAcceptors, threeAcceptors]) {
       for (const client of hints) {
