@@ -87,6 +87,8 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** Callbacks that re-check their condition after the store moves on. */
   private readonly waiters = new Set<() => void>();
   private catchingUp = false;
+  /** After a catch-up gave up while the replica knows it is behind: when to try again (the alarm). */
+  private catchUpRetryAtMs: number | undefined;
   /** The timer that releases a state pinned for a peer's transfer once no chunk is asked for. */
   private pinTimer: ReturnType<typeof setTimeout> | undefined;
   private sockets!: ClientSockets;
@@ -389,6 +391,10 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   override async alarm(): Promise<void> {
     if (this.refusal) return;
     if (this.sockets.watching && this.fault.mode !== "down") await this.follow();
+    if (this.catchUpRetryAtMs !== undefined && Date.now() >= this.catchUpRetryAtMs) {
+      this.catchUpRetryAtMs = undefined;
+      if (this.fault.mode !== "down" && this.replica.missing()) void this.catchUp();
+    }
     if (this.fault.mode !== "down") await this.keeper.wake();
     await this.scheduleAlarm();
   }
@@ -503,6 +509,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** The alarm at the earliest of the next follow and the keeper's next deadline; none when neither is due. */
   private async scheduleAlarm(): Promise<void> {
     let at = this.sockets.watching ? Date.now() + followEveryMs : Number.POSITIVE_INFINITY;
+    if (this.catchUpRetryAtMs !== undefined) at = Math.min(at, this.catchUpRetryAtMs);
     const deadline = this.fault.mode === "down" ? undefined : this.keeper.nextWakeMs();
     if (deadline !== undefined) at = Math.min(at, Math.max(deadline, Date.now() + 1));
     if (at === Number.POSITIVE_INFINITY) return;
@@ -719,6 +726,9 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
             chosenThrough: this.replica.chosenThrough,
             missing: this.replica.missing(),
           });
+          // It knows it is behind: try again at the next alarm, whatever else wakes it or not.
+          this.catchUpRetryAtMs = Date.now() + followEveryMs;
+          this.ctx.waitUntil(this.scheduleAlarm());
           break;
         }
         if (step.kind === "wait") {

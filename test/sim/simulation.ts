@@ -939,7 +939,13 @@ export class Simulation {
       case "done":
       case "give-up":
         node.catchUp = undefined;
-        if (step.kind === "give-up") this.trace(`${node.name} catch-up: ${step.message}`);
+        if (step.kind === "give-up") {
+          this.trace(`${node.name} catch-up: ${step.message}`);
+          // As the acceptor's alarm does: a replica that knows it is behind tries again a while later.
+          this.later(followEveryMs, () => {
+            if (node.replica === replica && replica.missing()) this.startCatchUp(node);
+          });
+        }
         return;
       case "wait":
         this.counts.catchUpPauses++;
