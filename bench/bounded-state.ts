@@ -7,7 +7,10 @@
 //       timed as the POST that answers once every one is built again) near an
 //       empty store, and again after many small writes;
 //   (c) each acceptor's SQLite file: its size and the rows of its chosen log
-//       and of the store's tables.
+//       and of the store's tables;
+//   (d) an acceptor down (fault switch) through many more writes than its
+//       peers keep in their logs, then back: how long until it has caught up
+//       (by a state transfer), and its SQLite file after.
 // Every loop is bounded in count and in time. Figures go to stdout as text
 // and JSON; docs/RELIABILITY.md ("Bounded state") quotes them.
 
@@ -25,6 +28,9 @@ const smallWritesMax = Number(process.env.BENCH_SMALL_WRITES ?? 200_000);
 const smallWritesMs = Number(process.env.BENCH_SMALL_WRITES_MS ?? 300_000);
 const smallWriteClients = Number(process.env.BENCH_CLIENTS ?? 64);
 const reloadRepeats = 3;
+/** Writes while one acceptor is down, in phase (d); 0 skips the phase. */
+const downWrites = Number(process.env.BENCH_DOWN_WRITES ?? 50_000);
+const downAcceptor = "acceptor-2";
 
 interface Rss {
   runtimeMb: number;
@@ -100,10 +106,13 @@ function sqliteFigures(file: string): FileFigures {
 }
 
 /** Up to smallWritesMax PUTs of one byte, from smallWriteClients clients at once, for at most smallWritesMs. */
-async function smallWrites(url: string): Promise<{ writes: number; errors: number; seconds: number }> {
+async function smallWrites(
+  url: string,
+  count = smallWritesMax,
+): Promise<{ writes: number; errors: number; seconds: number }> {
   const target = new URL(url);
   const agent = new Agent({ keepAlive: true, maxSockets: smallWriteClients });
-  const perClient = Math.ceil(smallWritesMax / smallWriteClients);
+  const perClient = Math.ceil(count / smallWriteClients);
   const started = performance.now();
   const deadline = started + smallWritesMs;
   let writes = 0;
@@ -198,11 +207,75 @@ async function main(): Promise<void> {
     console.log(`(a) RSS runtime ${before.runtimeMb} → ${after.runtimeMb} MB after ${bigPuts} PUTs of 1 MiB`);
 
     if (smallWritesMax > 0) await writeAndReload(results);
+    if (downWrites > 0) await downThroughWrites(results);
   } finally {
     agent.destroy();
     await dev.stop();
   }
   console.log(JSON.stringify(results, null, 2));
+
+  /** (d): one acceptor down through many writes, then back: the time until it caught up. */
+  async function downThroughWrites(results: Record<string, unknown>): Promise<void> {
+    const fault = (mode: string) =>
+      send(
+        agent,
+        target,
+        {
+          method: "POST",
+          path: "/v1/faults",
+          body: Buffer.from(JSON.stringify({ acceptor: downAcceptor, mode })),
+          headers: { "Content-Type": "application/json" },
+        },
+        30_000,
+      );
+    const chosen = async () => {
+      const view = JSON.parse(
+        (await send(agent, target, { method: "GET", path: "/v1/cluster" }, 30_000)).toString(),
+      ) as { acceptors: { id: string; chosen: number | null }[] };
+      const mine = view.acceptors.find((a) => a.id === downAcceptor)?.chosen ?? -1;
+      const others = Math.max(
+        ...view.acceptors.filter((a) => a.id !== downAcceptor).map((a) => a.chosen ?? 0),
+      );
+      return { mine, others };
+    };
+    await fault("down");
+    const before = (await health()).rev;
+    const writes = await smallWrites(dev.url, downWrites);
+    const after = (await health()).rev;
+    await fault("ok");
+    const healed = performance.now();
+    // A write now and then, as a live cluster has: the commit shows the returning acceptor its gap.
+    let caughtUpMs: number | undefined;
+    let last = { mine: -1, others: 0 };
+    for (let i = 0; i < 600 && caughtUpMs === undefined; i++) {
+      await put("/bench/after-down", Buffer.from(String(i)));
+      last = await chosen();
+      if (last.mine >= last.others) caughtUpMs = Math.round(performance.now() - healed);
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    const runtimePids = dev
+      .processes()
+      .filter((p) => p.role === "workerd (runtime)")
+      .map((p) => p.pid);
+    const files = sqliteFiles(runtimePids).map(sqliteFigures);
+    results.downThroughWrites = {
+      acceptor: downAcceptor,
+      writes,
+      revs: after - before,
+      caughtUpMs: caughtUpMs ?? null,
+      chosen: last,
+      memory: rss(),
+      sqlite: files,
+    };
+    console.log(
+      `(d) ${downAcceptor} down through ${writes.writes} writes (${after - before} revs, ${writes.seconds} s); back, caught up in ${caughtUpMs ?? "(not within 2 min)"} ms (chosen ${last.mine} of ${last.others})`,
+    );
+    for (const f of files) {
+      console.log(
+        `(d) ${f.file}: ${mb(f.bytes / 1024)} MB (+ WAL ${mb(f.walBytes / 1024)} MB) rows ${JSON.stringify(f.rows)}`,
+      );
+    }
+  }
 
   /** (b) and (c): small writes, reloads after them, and what SQLite then holds. */
   async function writeAndReload(results: Record<string, unknown>): Promise<void> {

@@ -73,15 +73,19 @@ describe("the lock history checker", () => {
     expect(released.violations).toEqual([]);
     const none = checkLockHistory({ ...clean, acquisitions: [got("b", 9, 0, 35)] }, ttlMs);
     expect(none.violations.join()).toMatch(/no holder took the lock/);
-    // A change of keeper within a crash's window is counted, and the bound holds across it all the same.
+    // The time bound gives way when the keeper's role moved during the crash's window, and only then.
     const keeperChanged = checkLockHistory(
       { ...clean, deletions: [{ rev: 10, atMs: 9_100 }], keeperChanges: [5_000] },
       ttlMs,
     );
+    expect(keeperChanged.violations).toEqual([]);
     expect(keeperChanged.keeperChangeHandovers).toBe(1);
-    expect(keeperChanged.violations.join()).toMatch(/was deleted 9040 ms later/);
-    const keeperChangedBefore = checkLockHistory({ ...clean, keeperChanges: [10] }, ttlMs);
+    const keeperChangedBefore = checkLockHistory(
+      { ...clean, deletions: [{ rev: 10, atMs: 9_100 }], keeperChanges: [10] },
+      ttlMs,
+    );
     expect(keeperChangedBefore.keeperChangeHandovers).toBe(0);
+    expect(keeperChangedBefore.violations.join()).toMatch(/was deleted 9040 ms later/);
   });
 
   it("the fenced resource refuses a stale token at the start and at the end of an operation", () => {
@@ -120,8 +124,9 @@ describe("a lock under the nemesis", () => {
     // A `doozer lock` process wins the lock only now and then in a short run (the kill -9 of a holding
     // doozer is tested on its own in cli-lock.test.ts); a stopped in-process holder comes every run.
     expect(report.crashes.stop).toBeGreaterThanOrEqual(1);
-    // Every handover meets the bound, a change of keeper during it or not.
-    expect(report.verdict.maxHandoverMs).toBeLessThanOrEqual(handoverBoundMs(ttlMs));
+    // Every handover meets the bound, but for one whose window saw the keeper's role move (LockHistory).
+    for (const h of report.verdict.handovers.filter((h) => !h.keeperChanged))
+      expect(h.ms ?? Number.POSITIVE_INFINITY).toBeLessThanOrEqual(handoverBoundMs(ttlMs));
     expect(report.acquisitions).toBeGreaterThan(5);
     expect(report.operations).toBeGreaterThan(20);
     expect(report.faults).toBeGreaterThan(5);

@@ -90,9 +90,12 @@ export interface LockHistory {
   deletions?: { rev: number; atMs: number }[];
   /**
    * When the session keeper's role changed hands or its holder restarted (a
-   * new term, GET /v1/cluster), as polled. The bound holds across them too (a
-   * new keeper starts each session from when a majority last heard it kept
-   * alive, docs/PROTOCOL.md): they are counted, to show the runs met some.
+   * new term, GET /v1/cluster), as polled. A new keeper starts each session
+   * from when a majority last heard it kept alive, but nobody ends sessions
+   * while the role is moving, and one due meanwhile ends late, never early
+   * (the issue's "extend, as etcd does on a leader change"; docs/PROTOCOL.md).
+   * The time bound is therefore not held for a crash whose bound window meets
+   * a change; such handovers are counted and reported apart.
    */
   keeperChanges?: number[];
 }
@@ -104,7 +107,7 @@ export interface Handover {
   /** Until the observer saw the crashed holder's lock file deleted (its session ended); 0 if before the crash. */
   releaseMs?: number;
   next?: Acquisition;
-  /** The keeper's role changed within the crash's bound window (LockHistory). */
+  /** The keeper's role changed within the crash's bound window: the time bound was not held (LockHistory). */
   keeperChanged?: true;
 }
 
@@ -117,7 +120,7 @@ export interface LockVerdict {
   maxReleaseMs: number;
   /** Handovers longer than the bound although the lock file was released within it: the waiters were late. */
   lateAcquisitions: number;
-  /** Crashes whose bound window saw the keeper's role change (see LockHistory). */
+  /** Crashes whose bound window saw the keeper's role change: the time bound was not held (see LockHistory). */
   keeperChangeHandovers: number;
 }
 
@@ -188,7 +191,15 @@ export function checkLockHistory(history: LockHistory, ttlMs: number): LockVerdi
       ...(next ? { next } : {}),
       ...(keeperChanged ? { keeperChanged: true as const } : {}),
     });
-    if (keeperChanged) keeperChangeHandovers++;
+    if (keeperChanged) {
+      // Safety is checked above for every operation; only the time bound gives way here.
+      keeperChangeHandovers++;
+      if (ms === undefined)
+        violations.push(
+          `no holder took the lock after ${crash.holder} (token ${crash.token}) crashed (${crash.kind})`,
+        );
+      continue;
+    }
     if (history.deletions && releaseMs === undefined)
       violations.push(
         `the lock file of ${crash.holder} (token ${crash.token}) was never seen deleted after its crash`,
@@ -698,7 +709,7 @@ export async function buildCli(): Promise<void> {
 /** One line of figures for a report. */
 export function describeReport(report: LockReport): string {
   const v = report.verdict;
-  return `seed ${report.seed}: ${report.holders} holders, ${report.acquisitions} acquisitions, ${report.operations} accepted operations, ${report.staleRejections} stale-token rejections, crashes ${report.crashes.kill} kill -9 + ${report.crashes.stop} stopped, sockets ${report.socketFaults.closed} closed + ${report.socketFaults.silenced} silenced, ${report.lostWhileHolding} locks lost while held, ${report.failedAttempts} failed attempts, ${report.faults} faults, overlaps ${v.overlaps}, releases after crashes [${report.releaseMs.join(", ")}] ms (max ${Math.round(v.maxReleaseMs)}), handovers [${report.handoverMs.join(", ")}] ms (max ${Math.round(v.maxHandoverMs)}, ${v.lateAcquisitions} past the bound with the file released in time, ${v.keeperChangeHandovers} across a change of keeper), ${v.violations.length === 0 ? "no violations" : `VIOLATIONS: ${v.violations.join("; ")}`}`;
+  return `seed ${report.seed}: ${report.holders} holders, ${report.acquisitions} acquisitions, ${report.operations} accepted operations, ${report.staleRejections} stale-token rejections, crashes ${report.crashes.kill} kill -9 + ${report.crashes.stop} stopped, sockets ${report.socketFaults.closed} closed + ${report.socketFaults.silenced} silenced, ${report.lostWhileHolding} locks lost while held, ${report.failedAttempts} failed attempts, ${report.faults} faults, overlaps ${v.overlaps}, releases after crashes [${report.releaseMs.join(", ")}] ms (max ${Math.round(v.maxReleaseMs)}), handovers [${report.handoverMs.join(", ")}] ms (max ${Math.round(v.maxHandoverMs)}, ${v.lateAcquisitions} past the bound with the file released in time, ${v.keeperChangeHandovers} not held to the bound as the keeper's role moved meanwhile), ${v.violations.length === 0 ? "no violations" : `VIOLATIONS: ${v.violations.join("; ")}`}`;
 }
 
 // The long run: `npm run jepsen:lock -- [--seeds 3] [--from 1] [--seconds 60] [--holders 4] [--cli-holders 2] [--ttl 2000] [--verbose]`.

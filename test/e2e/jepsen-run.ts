@@ -1,4 +1,6 @@
-// The long Jepsen-style run: `npm run jepsen -- [--seeds 5] [--from 1] [--seconds 60] [--route worker|leader]`.
+// The long Jepsen-style run: `npm run jepsen -- [--seeds 5] [--from 1] [--seconds 60] [--route worker|leader]
+// [--long-down 30 --log-slots-kept 200]` (the last two: acceptor-2 down for the first 30 s of each run while
+// its peers trim their logs, so that it comes back by a state transfer).
 // Starts its own local cluster, runs one nemesis schedule per seed, checks each
 // history, and prints the figures docs/RELIABILITY.md reports. Exits 1 on any
 // anomaly, printing the seed to replay (JEPSEN_SEED=N with the short test, or
@@ -15,6 +17,10 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     clients: { type: "string", default: "6" },
     route: { type: "string", default: "worker" },
+    /** One acceptor (acceptor-2) down for this many seconds from each run's start (issue 11). */
+    "long-down": { type: "string", default: "0" },
+    /** DOOZER_LOG_SLOTS_KEPT for the cluster: small, so that the long-down acceptor needs a state transfer. */
+    "log-slots-kept": { type: "string" },
   },
 });
 
@@ -22,7 +28,9 @@ const { values } = parseArgs({
 const cluster = await startLocalCluster({
   DOOZER_HISTORY_REVS: "1000000",
   DOOZER_WRITE_ROUTE: values.route ?? "worker",
+  ...(values["log-slots-kept"] ? { DOOZER_LOG_SLOTS_KEPT: values["log-slots-kept"] } : {}),
 });
+const longDownMs = Number(values["long-down"]) * 1000;
 const started = Date.now();
 const totals = {
   histories: 0,
@@ -44,6 +52,7 @@ try {
       keys: 4,
       nemesisEveryMs: 700,
       watchers: 3,
+      ...(longDownMs > 0 ? { longDown: { acceptor: "acceptor-2", ms: longDownMs } } : {}),
     });
     totals.histories++;
     totals.operations += report.operations;

@@ -22,6 +22,12 @@ export interface JepsenOptions {
   /** A nemesis action this often. */
   nemesisEveryMs: number;
   watchers: number;
+  /**
+   * One acceptor down from the start for this long while the rest of the run
+   * goes on (the nemesis leaves it alone meanwhile), then back: with a short
+   * DOOZER_LOG_SLOTS_KEPT it must catch up by a state transfer (issue 11).
+   */
+  longDown?: { acceptor: string; ms: number };
   log?: (line: string) => void;
 }
 
@@ -67,14 +73,30 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
   });
 
   let faults = 0;
+  const longDown = options.longDown;
+  let longDownUntil = 0;
+  if (longDown) {
+    await post(url, "/v1/faults", { acceptor: longDown.acceptor, mode: "down" });
+    longDownUntil = Date.now() + longDown.ms;
+    faults++;
+    log(`nemesis: ${longDown.acceptor} down for ${longDown.ms} ms`);
+  }
   const nemesis = (async () => {
-    const down = new Set<string>();
+    const down = new Set<string>(longDown ? [longDown.acceptor] : []);
     while (Date.now() < deadline) {
       await sleep(options.nemesisEveryMs * (0.5 + random.next()));
       if (Date.now() >= deadline) break;
-      const acceptor = random.pick(acceptors);
+      if (longDown && longDownUntil > 0 && Date.now() >= longDownUntil) {
+        longDownUntil = 0;
+        down.delete(longDown.acceptor);
+        log(`nemesis: ${longDown.acceptor} back`);
+        await post(url, "/v1/faults", { acceptor: longDown.acceptor, mode: "ok" }).catch(() => undefined);
+      }
+      // While the long-down acceptor is down, the nemesis works on the others, a minority at a time.
+      const candidates = longDownUntil > 0 ? acceptors.filter((a) => a !== longDown?.acceptor) : acceptors;
+      const acceptor = random.pick(candidates);
       const roll = random.next();
-      if (roll < 0.04) {
+      if (roll < 0.04 && longDownUntil === 0) {
         // A majority cut off for longer than the write timeout: writes answer NO_QUORUM and
         // their outcome is unknown until the history says.
         const majority = [...acceptors].sort(() => random.next() - 0.5).slice(0, 3);
@@ -100,7 +122,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenReport> {
                 ? { acceptor, mode: "crash" }
                 : roll < 0.9
                   ? { acceptor, mode: "ok" }
-                  : { acceptor: "*", mode: "ok" };
+                  : { acceptor: longDownUntil > 0 ? acceptor : "*", mode: "ok" };
       if (action.mode === "down" && down.size >= 2 && random.chance(0.7)) continue;
       if (action.mode === "down") down.add(acceptor);
       if (action.mode === "ok") action.acceptor === "*" ? down.clear() : down.delete(acceptor);
