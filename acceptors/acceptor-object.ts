@@ -314,6 +314,8 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       // The store is read anew after each wait: a state transfer may have replaced it meanwhile.
       const store = () => this.replica.store;
       const atRev = request.rev ?? store().rev;
+      // Below a transferred store's history, yet in the window: a peer that was never behind has it.
+      if (store().lacksTransferredHistory(atRev, false)) return this.transferredAbove(atRev);
       try {
         if (atRev > store().rev && !(await this.until(() => store().rev >= atRev, deadline))) {
           throw new CodedError(
@@ -342,6 +344,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       if (!(await this.reachSlot(request.minSlot, request.catchUpMs))) return this.behind();
       const deadline = Date.now() + request.timeoutMs;
       const store = () => this.replica.store;
+      if (store().lacksTransferredHistory(request.rev, true)) return this.transferredAbove(request.rev);
       try {
         // Each look starts after the revs already looked at, so a WAIT parked for long costs
         // only the new revs, and meets TOO_LATE only if events it never saw left the window.
@@ -609,6 +612,13 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
 
   private position(): ReplicaPosition {
     return { chosenThrough: this.replica.chosenThrough, storeRev: this.replica.store.rev };
+  }
+
+  /** Refuses a read this replica cannot serve since a state transfer (the reader then asks another). */
+  private transferredAbove(rev: number): Unavailable {
+    return {
+      unavailable: `${this.name} holds no history at rev ${rev}: its store was transferred at a later one`,
+    };
   }
 
   private behind(): ReadReply & WaitReply {

@@ -42,7 +42,7 @@ export const replicaWaitersMax = 10_000;
 /** The store's live data, the sum over every file of its path and value bytes (SPEC §8); past it: NOSPACE. */
 export const storeBytesMaxDefault = 1024 * 1024 * 1024;
 /** Values an acceptor's store keeps in memory for reads, in bytes: the rest stay in SQLite, so memory does not grow with the data. */
-export const storeValueCacheBytesMax = 4 * 1024 * 1024;
+export const storeValueCacheBytesMax = 1024 * 1024;
 /** Live sessions at once; opening one more: NOSPACE (memory, like bytes, is the store's space). */
 export const sessionsMax = 100_000;
 /** A session id's length in characters, of [A-Za-z0-9_-]; else BAD_REQUEST. */

@@ -142,6 +142,17 @@ export class Store {
   }
 
   /**
+   * Whether a read at `rev` (with `events`: a WAIT or WATCH from it) is out of
+   * reach here only because a state transfer installed this store above it,
+   * while the window the store keeps would hold it: another replica may serve it.
+   */
+  lacksTransferredHistory(rev: number, events: boolean): boolean {
+    if (this.historyFloor === 0) return false;
+    const oldest = events ? this.oldestEventRev : this.oldestRev;
+    return rev < oldest && rev >= Math.max(0, this.storeRev - this.historyRevs);
+  }
+
+  /**
    * The oldest rev whose event WAIT and WATCH can still see. A store
    * installed by a state transfer at rev R holds the tree at R but not the
    * event of rev R, so its events start at R + 1.

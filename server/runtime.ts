@@ -10,7 +10,7 @@ import type { Slot } from "../core/paxos/messages";
 import { hintCentre } from "../core/regions";
 import { AcceptorClient } from "./acceptor-client";
 import type { ProposeReply } from "./acceptor-rpc";
-import type { KeeperRedirect } from "./keeper-role";
+import { KeeperRoute } from "./keeper-route";
 import type { Lifetime } from "./lifetime";
 import type { Peers } from "./peers";
 import { ProposerDriver } from "./proposer-driver";
@@ -110,39 +110,14 @@ function syncViaLeader(acceptors: AcceptorClient, config: ClusterConfig, local: 
   };
 }
 
-/**
- * Keepalives go to the session keeper (server/keeper-role.ts): the acceptor
- * that answered last, at first the preferred one. An acceptor that does not
- * hold the role names the one that does, or takes the role itself when none
- * does; one that cannot be reached is passed over for the next. Each acceptor
- * is asked at most once per keepalive.
- */
+/** Keepalives go to the session keeper, wherever the role is now (server/keeper-route.ts). */
 function keeperOf(acceptors: AcceptorClient, config: ClusterConfig) {
-  let believed = config.leader;
+  const route = new KeeperRoute(acceptors.names, config.leader);
   return async (sessions: string[]): Promise<KeepaliveAnswer[]> => {
-    const asked = new Set<string>();
-    const order = [believed, ...acceptors.names.filter((n) => n !== believed)];
-    let next: string | undefined = believed;
-    while (next !== undefined) {
-      const name: string = next;
-      asked.add(name);
-      let reply: KeepaliveAnswer[] | KeeperRedirect;
-      try {
-        reply = await acceptors.call(
-          name,
-          (s) => s.keepalive(sessions),
-          config.writeTimeoutMs + config.rpcTimeoutMs,
-        );
-      } catch {
-        reply = { notKeeper: `${name} did not answer` };
-      }
-      if (Array.isArray(reply)) {
-        believed = name;
-        return reply;
-      }
-      const hint = reply.keeper;
-      next = hint !== undefined && !asked.has(hint) ? hint : order.find((n) => !asked.has(n));
-    }
+    const answers = await route.keepalive((name) =>
+      acceptors.call(name, (s) => s.keepalive(sessions), config.writeTimeoutMs + config.rpcTimeoutMs),
+    );
+    if (answers !== undefined) return answers;
     throw new CodedError(
       "NO_QUORUM",
       "no acceptor could act as the session keeper; the keepalive may or may not have reached one",

@@ -59,6 +59,7 @@ import { Replica } from "../../core/replica";
 import { clockStepMsMaxDefault } from "../../core/session-keeper";
 import { Store } from "../../core/store";
 import { type KeeperRedirect, KeeperRole } from "../../server/keeper-role";
+import { KeeperRoute } from "../../server/keeper-route";
 import type { KeepaliveAnswer } from "../../server/session-keeping";
 import { MemoryStorage } from "./memory-storage";
 import { Random } from "./random";
@@ -977,42 +978,31 @@ export class SessionSimulation {
     return answers;
   }
 
-  /** Runtime.keepalive (server/runtime.ts, keeperOf): the believed keeper, its redirects, then the others in turn. */
+  /** Runtime.keepalive (server/runtime.ts, keeperOf): each caller routes as server/keeper-route.ts does. */
   private async keepaliveRoute(
     from: string,
     sessions: string[],
     aliveAnswered: (session: string) => void,
   ): Promise<KeepaliveAnswer[]> {
-    const believed = this.believedKeeper.get(from) ?? keeperName;
-    const order = [believed, ...this.names.filter((n) => n !== believed)];
-    const asked = new Set<string>();
-    let next: string | undefined = believed;
-    while (next !== undefined) {
-      const name: string = next;
-      asked.add(name);
-      let reply: KeepaliveAnswer[] | KeeperRedirect;
-      try {
-        reply = await this.call(
-          from,
-          name,
-          (node) => this.keeperKeepalive(node, sessions, aliveAnswered),
-          writeTimeoutMs + rpcTimeoutMs,
-        );
-      } catch {
-        reply = { notKeeper: `${name} did not answer` };
-      }
-      if (Array.isArray(reply)) {
-        this.believedKeeper.set(from, name);
-        return reply;
-      }
-      const hint = reply.keeper;
-      next = hint !== undefined && !asked.has(hint) ? hint : order.find((n) => !asked.has(n));
+    let route = this.routes.get(from);
+    if (!route) {
+      route = new KeeperRoute(this.names, keeperName);
+      this.routes.set(from, route);
     }
-    throw new Error("NO_QUORUM: no acceptor could act as the session keeper");
+    const answers = await route.keepalive((name) =>
+      this.call(
+        from,
+        name,
+        (node) => this.keeperKeepalive(node, sessions, aliveAnswered),
+        writeTimeoutMs + rpcTimeoutMs,
+      ),
+    );
+    if (answers === undefined) throw new Error("NO_QUORUM: no acceptor could act as the session keeper");
+    return answers;
   }
 
-  /** Per caller (a client's HTTP keepalives, a socket host): the acceptor that answered its last keepalive. */
-  private readonly believedKeeper = new Map<string, string>();
+  /** Per caller (a client's HTTP keepalives, a socket host): its route, which remembers who answered last. */
+  private readonly routes = new Map<string, KeeperRoute>();
 
   /** A socket host's forward of frames' keepalives to the keeper (Runtime.keepalive, keeperOf). */
   private forwardFromSocketHost(host: Node, ids: string[]): Promise<KeepaliveAnswer[]> {
