@@ -3,9 +3,9 @@
 // majority is up. To hold it, an acceptor gets a lease from a majority
 // (core/keeper-lease.ts), brings its replica to the read barrier, and claims a
 // keeper term through Paxos; only then does it take the sessions over
-// (SessionKeeping: each counts as kept alive now) and answer keepalives. It
-// renews the lease while sessions live and steps down when it cannot, or when
-// the store shows a later term. An acceptor that does not hold the role
+// (SessionKeeping: each from when the majority that granted it last heard it
+// kept alive) and answer keepalives, each once a lease round has carried it.
+// It renews the lease while sessions live and steps down when it cannot. An acceptor that does not hold the role
 // points a keepalive at the one its grants name, or, when no grant stands,
 // takes the role itself. Every acceptor whose store holds sessions watches for
 // the holder's grants to lapse, so that a keeper that dies is replaced without
@@ -223,11 +223,6 @@ export class KeeperRole {
     const rank = candidateRank(this.host.self, this.host.acceptors, this.host.preferred);
     const since = Math.min(this.vacantSinceMs ?? now, now);
     return soon(Math.max(since + rank * keeperRankDelayMs, this.backoffUntilMs));
-  }
-
-  /** Live sessions the holder keeps, for the viewer; empty elsewhere. */
-  kept(): { session: string; ttlMs: number; ending: boolean }[] {
-    return this.active() ? (this.keeping?.kept() ?? []) : [];
   }
 
   /** The term this acceptor holds the role under, or undefined. */
