@@ -443,6 +443,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       catchUp: () => this.catchUpToBarrier(),
       propose: (mutation) => this.proposeApplied(mutation),
       waitUntil: (work) => this.ctx.waitUntil(work),
+      scheduleWake: () => this.ctx.waitUntil(this.scheduleAlarm()),
     });
   }
 

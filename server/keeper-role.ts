@@ -73,6 +73,8 @@ export interface KeeperRoleHost {
   /** Decides a mutation with this acceptor's proposer, resolving once its own replica applied it. */
   propose(mutation: Mutation): Promise<MutationOutcome>;
   waitUntil(work: Promise<unknown>): void;
+  /** Makes sure wake() runs by nextWakeMs() (the acceptor's alarm), e.g. for a keepalive waiting on a round. */
+  scheduleWake(): void;
 }
 
 /** The longest a host sleeps between two wakes while the role matters (KeeperGrants' clock step). */
@@ -141,7 +143,9 @@ export class KeeperRole {
       // Answered only once a lease round carrying them has won a majority: whoever takes the
       // role next meets a grantor that heard them, and does not end them early.
       keeping.markHeard(alive);
-      if (!(await this.nextRound())) return this.redirect(undefined);
+      const carried = this.nextRound();
+      this.host.scheduleWake();
+      if (!(await carried)) return this.redirect(undefined);
     }
     // The lease held when each keepalive was counted only if it still holds now; otherwise the
     // next keeper may not have heard of them, so none is answered.

@@ -830,6 +830,7 @@ export class SessionSimulation {
         return this.keeperPropose(node, mutation);
       },
       waitUntil: () => undefined,
+      scheduleWake: () => this.scheduleAlarm(node),
     });
   }
 
