@@ -245,17 +245,8 @@ export class KeeperRole {
       if (!(await this.acquireLease())) return false;
       // Caught up to the barrier, the store's term is the latest decided: claim the next one of ours.
       await this.host.syncToBarrier();
-      const store = this.host.store();
-      const term = nextTermOf(this.host.self, store.keeperTerm, this.host.acceptors, this.host.preferred);
-      const outcome = await this.host.propose({ op: "keeper-claim", id: `keeper.${term}`, term });
-      if (outcome.error !== undefined || store.keeperTerm !== term) {
-        logLine("warn", "session-keeper-claim-lost", {
-          acceptor: this.host.self,
-          term,
-          inForce: store.keeperTerm,
-        });
-        return false;
-      }
+      const term = await this.claimTerm();
+      if (term === undefined) return false;
       if (!this.lease.valid(this.host.now()) && !(await this.acquireLease())) return false;
       this.term = term;
       this.keeping = new SessionKeeping(
@@ -314,6 +305,26 @@ export class KeeperRole {
 
   private finishing = false;
 
+  /**
+   * Claims the next term of this acceptor's above the store's (the caller has
+   * brought the replica to the barrier); the term once applied here, or
+   * undefined when another claim won.
+   */
+  private async claimTerm(): Promise<number | undefined> {
+    const term = nextTermOf(
+      this.host.self,
+      this.host.store().keeperTerm,
+      this.host.acceptors,
+      this.host.preferred,
+    );
+    const outcome = await this.host.propose({ op: "keeper-claim", id: `keeper.${term}`, term });
+    // Read anew: a state transfer may have replaced the store meanwhile.
+    const inForce = this.host.store().keeperTerm;
+    if (outcome.error === undefined && inForce === term) return term;
+    logLine("warn", "session-keeper-claim-lost", { acceptor: this.host.self, term, inForce });
+    return undefined;
+  }
+
   /** Claims a term above a late one, keeping the sessions' deadlines: the lease never lapsed. */
   private async reclaim(): Promise<void> {
     const keeping = this.keeping;
@@ -321,11 +332,9 @@ export class KeeperRole {
     this.reclaiming = true;
     try {
       await this.host.syncToBarrier();
-      const store = this.host.store();
-      if (store.keeperTerm === this.term) return;
-      const term = nextTermOf(this.host.self, store.keeperTerm, this.host.acceptors, this.host.preferred);
-      const outcome = await this.host.propose({ op: "keeper-claim", id: `keeper.${term}`, term });
-      if (outcome.error !== undefined || store.keeperTerm !== term || this.keeping !== keeping) return;
+      if (this.host.store().keeperTerm === this.term) return;
+      const term = await this.claimTerm();
+      if (term === undefined || this.keeping !== keeping) return;
       this.term = term;
       keeping.setTerm(term);
       logLine("info", "session-keeper-reclaimed", { acceptor: this.host.self, term });
