@@ -14,10 +14,13 @@
 // Every loop is bounded in count and in time. Figures go to stdout as text
 // and JSON; docs/RELIABILITY.md ("Bounded state") quotes them.
 
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { Agent } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { storeTables } from "../acceptors/sqlite-store-backend";
+import { type IsolateHeap, isolateHeap } from "./isolate-heap";
 import { send } from "./load";
 import { startWranglerDev } from "./wrangler-dev";
 
@@ -34,15 +37,20 @@ const downAcceptor = "acceptor-2";
 
 interface Rss {
   runtimeMb: number;
+  /** Of the runtime's: anonymous memory (heaps, caches), and pages of mapped files (SQLite's, among them). */
+  runtimeAnonMb: number;
+  runtimeFileMb: number;
   proxyMb: number;
 }
 
-function vmRssKb(pid: number): number {
+/** VmRSS and its anonymous and file-backed parts, in kB. */
+function rssKb(pid: number): { total: number; anon: number; file: number } {
   try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) : 0;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+    return { total: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile") };
   } catch {
-    return 0; // Gone.
+    return { total: 0, anon: 0, file: 0 }; // Gone.
   }
 }
 
@@ -135,20 +143,30 @@ async function smallWrites(
 }
 
 async function main(): Promise<void> {
-  const dev = await startWranglerDev({
-    config: "wrangler.toml",
-    healthPath: "/v1/health",
-  });
-  const target = new URL(dev.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  // Kept across a restart of wrangler dev, so that (b) can also time reloads in a new process on the same state.
+  const state = mkdtempSync(join(tmpdir(), "doozer-bench-state-"));
+  const start = () =>
+    startWranglerDev({ config: "wrangler.toml", healthPath: "/v1/health", persistTo: state });
+  let dev = await start();
+  let target = new URL(dev.url);
+  let agent = new Agent({ keepAlive: true, maxSockets: 8 });
   const rss = (): Rss => {
-    let runtime = 0;
+    const runtime = { total: 0, anon: 0, file: 0 };
     let proxy = 0;
     for (const p of dev.processes()) {
-      if (p.role === "workerd (runtime)") runtime += vmRssKb(p.pid);
-      else if (p.role === "workerd (proxy)") proxy += vmRssKb(p.pid);
+      const kb = rssKb(p.pid);
+      if (p.role === "workerd (runtime)") {
+        runtime.total += kb.total;
+        runtime.anon += kb.anon;
+        runtime.file += kb.file;
+      } else if (p.role === "workerd (proxy)") proxy += kb.total;
     }
-    return { runtimeMb: mb(runtime), proxyMb: mb(proxy) };
+    return {
+      runtimeMb: mb(runtime.total),
+      runtimeAnonMb: mb(runtime.anon),
+      runtimeFileMb: mb(runtime.file),
+      proxyMb: mb(proxy),
+    };
   };
   const put = (path: string, body: Buffer) =>
     send(agent, target, { method: "PUT", path: `/v1/files${path}?rev=-1`, body }, 30_000);
@@ -177,10 +195,22 @@ async function main(): Promise<void> {
     }
     return times;
   };
+  /** The isolate's heap after a full collection, or why it could not be read. */
+  const heap = async (): Promise<IsolateHeap | string> => {
+    const runtime = dev.processes().find((p) => p.role === "workerd (runtime)");
+    if (!runtime) return "no runtime workerd";
+    return isolateHeap(runtime.pid, "doozer-edge-local").then(
+      (read) => read ?? "no inspector answered",
+      (error: Error) => error.message,
+    );
+  };
+  /** Wakes every acceptor with a few writes, so that what follows meets a running cluster. */
+  const warm = async () => {
+    for (let i = 0; i < 20; i++) await put(`/bench/warm/${i}`, Buffer.from("x"));
+  };
   const results: Record<string, unknown> = {};
   try {
-    // Wake every acceptor with a few writes, so that "before" is a running cluster.
-    for (let i = 0; i < 20; i++) await put(`/bench/warm/${i}`, Buffer.from("x"));
+    await warm();
     results.reloadEmptyMs = await reloadMs();
     results.revEmpty = (await health()).rev;
 
@@ -196,6 +226,7 @@ async function main(): Promise<void> {
     }
     const bigSeconds = (performance.now() - bigStarted) / 1000;
     const after = rss();
+    results.isolateHeapAfterBigPuts = await heap();
     results.memory = {
       before,
       after,
@@ -211,6 +242,7 @@ async function main(): Promise<void> {
   } finally {
     agent.destroy();
     await dev.stop();
+    rmSync(state, { recursive: true, force: true });
   }
   console.log(JSON.stringify(results, null, 2));
 
@@ -279,18 +311,42 @@ async function main(): Promise<void> {
 
   /** (b) and (c): small writes, reloads after them, and what SQLite then holds. */
   async function writeAndReload(results: Record<string, unknown>): Promise<void> {
-    const small = await smallWrites(dev.url);
+    // Memory on the way, every 30 s: what grows with the writes, and in which process.
+    const memoryOnTheWay: ({ seconds: number } & Rss)[] = [];
+    const started = performance.now();
+    const sampler = setInterval(
+      () => memoryOnTheWay.push({ seconds: Math.round((performance.now() - started) / 1000), ...rss() }),
+      30_000,
+    );
+    // Straight to the runtime (no wrangler proxy, which costs as much CPU as the Worker): more writes in the time.
+    const small = await smallWrites(dev.directUrl ?? dev.url).finally(() => clearInterval(sampler));
     results.smallWrites = small;
+    results.memoryDuringSmallWrites = memoryOnTheWay;
     const revAfter = (await health()).rev;
     results.revAfterWrites = revAfter;
     console.log(
       `(b) ${small.writes} small writes (${small.errors} errors) in ${small.seconds} s; store rev ${revAfter}`,
     );
     results.memoryAfterSmallWrites = rss();
+    results.isolateHeapAfterSmallWrites = await heap();
+    console.log(
+      `(b) runtime RSS ${JSON.stringify(results.memoryAfterSmallWrites)}; the isolate's heap ${JSON.stringify(results.isolateHeapAfterSmallWrites)}`,
+    );
     results.reloadAfterMs = await reloadMs();
     results.memoryAfterReload = rss();
+    // The runtime has grown by then (the proxy workerd, which runs none of this code, grows alike:
+    // see memoryDuringSmallWrites), and the first reload pays for that process as much as for the
+    // state. A new process on the same state, warmed as the near-empty one was, times the state alone.
+    agent.destroy();
+    await dev.stop();
+    dev = await start();
+    target = new URL(dev.url);
+    agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    await warm();
+    results.memoryAfterRestart = rss();
+    results.reloadAfterRestartMs = await reloadMs();
     console.log(
-      `(b) reload of all five: near empty ${JSON.stringify(results.reloadEmptyMs)} ms, after ${JSON.stringify(results.reloadAfterMs)} ms`,
+      `(b) reload of all five: near empty ${JSON.stringify(results.reloadEmptyMs)} ms, after the writes in the same process ${JSON.stringify(results.reloadAfterMs)} ms, in a new process on that state ${JSON.stringify(results.reloadAfterRestartMs)} ms`,
     );
 
     const runtimePids = dev

@@ -35,6 +35,8 @@ export interface WranglerDevOptions {
   healthPath: string;
   /** Bound on the start. */
   startTimeoutMs?: number;
+  /** A state folder to run on and keep (the caller removes it); a fresh one, removed at stop, when absent. */
+  persistTo?: string;
 }
 
 export { freePort };
@@ -52,7 +54,7 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
     // Without --log-level wrangler prints a line per request: CPU in its Node process that no deployment pays.
     args: ["--config", config, "--show-interactive-dev-session=false", "--log-level", "warn"],
     vars: options.vars,
-    persistTo: join(work, "state"),
+    persistTo: options.persistTo ?? join(work, "state"),
     cleanup: [work],
     ready: (base) => answers(`${base}${options.healthPath}`),
     startTimeoutMs: options.startTimeoutMs ?? 90_000,
@@ -92,7 +94,7 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /** The loopback TCP ports a process listens on: its socket inodes matched against /proc/net/tcp. */
-function listeningPorts(pid: number): number[] {
+export function listeningPorts(pid: number): number[] {
   const inodes = new Set<string>();
   let fds: string[];
   try {

@@ -1,0 +1,189 @@
+// `npm run bench:profile`: where the CPU of a request goes. It runs one load
+// phase against doozer-edge under `wrangler dev` (the runtime workerd's own
+// port, as `npm run bench` does) while V8's sampling profiler records the
+// isolate that runs the Worker and every acceptor, then sums the samples by
+// source module (the bundle's `// path.ts` markers say where each begins) and
+// by function. Native work called from JavaScript (SQLite, RPC) counts
+// towards the function that called it. Figures go to stdout as markdown;
+// docs/BENCHMARKS.md quotes them.
+
+import { Agent } from "node:http";
+import { parseArgs } from "node:util";
+import { startCpuSample } from "./cpu";
+import { connectInspector } from "./inspector";
+import { runPhase, send } from "./load";
+import { type SystemKey, startSystem, type Workload } from "./systems";
+
+interface CallFrame {
+  functionName: string;
+  scriptId: string;
+  lineNumber: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Bounds, so that a mistyped option cannot run for long. */
+const secondsMax = 60;
+const clientsMax = 1_024;
+
+const { values } = parseArgs({
+  options: {
+    system: { type: "string", default: "doozer-leader" },
+    workload: { type: "string", default: "write" },
+    clients: { type: "string", default: "64" },
+    seconds: { type: "string", default: "8" },
+    top: { type: "string", default: "25" },
+  },
+});
+const system = values.system as SystemKey;
+const workload = values.workload as Workload;
+const clients = Number(values.clients);
+const seconds = Number(values.seconds);
+const top = Number(values.top);
+if (system !== "doozer-leader" && system !== "doozer-worker") {
+  throw new Error(`--system: doozer-leader or doozer-worker, not ${system}`);
+}
+if (!["write", "read", "stale"].includes(workload)) throw new Error(`--workload: write, read or stale`);
+if (!(clients >= 1 && clients <= clientsMax)) throw new Error(`--clients: 1 to ${clientsMax}`);
+if (!(seconds > 0 && seconds <= secondsMax)) throw new Error(`--seconds: up to ${secondsMax}`);
+
+/** Which module each line of a bundled script belongs to: esbuild marks where each begins. */
+function moduleLines(source: string): (line: number) => string {
+  const starts: { line: number; module: string }[] = [];
+  source.split("\n").forEach((text, line) => {
+    const marker = /^\/\/ (\S+\.(?:ts|js|mjs))$/.exec(text);
+    if (marker?.[1]) starts.push({ line, module: marker[1].replace(/^.*node_modules\//, "node_modules/") });
+  });
+  return (line) => {
+    let module = "(bundle preamble)";
+    for (const start of starts) {
+      if (start.line > line) break;
+      module = start.module;
+    }
+    return module;
+  };
+}
+
+async function main(): Promise<void> {
+  const running = await startSystem(system, { viaProxy: false });
+  try {
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    for (const call of running.seedCalls) await send(agent, new URL(running.url), call, 10_000);
+    agent.destroy();
+    // Unmeasured load first: the acceptors wake, the leader takes its ballot, the code is optimised.
+    await runPhase({ url: running.url, clients, durationMs: 3_000, makeCall: running.calls[workload] });
+
+    const runtime = running.processes().find((p) => p.role === "workerd (runtime)");
+    if (!runtime) throw new Error("no runtime workerd found");
+    const inspector = await connectInspector(runtime.pid, "doozer-edge-local");
+    if (!inspector) throw new Error("the runtime workerd's inspector does not list the Worker");
+    const scripts = new Map<string, string>();
+    inspector.on("Debugger.scriptParsed", (params) =>
+      scripts.set(String(params.scriptId), String(params.url)),
+    );
+    await inspector.call("Debugger.enable");
+    const modules = new Map<string, (line: number) => string>();
+    for (const scriptId of scripts.keys()) {
+      const { scriptSource } = await inspector.call<{ scriptSource: string }>("Debugger.getScriptSource", {
+        scriptId,
+      });
+      modules.set(scriptId, moduleLines(scriptSource));
+    }
+    await inspector.call("Debugger.disable");
+
+    await inspector.call("Profiler.enable");
+    await inspector.call("Profiler.setSamplingInterval", { interval: 250 });
+    const endCpu = startCpuSample(running.processes());
+    await inspector.call("Profiler.start");
+    const result = await runPhase({
+      url: running.url,
+      clients,
+      durationMs: seconds * 1000,
+      makeCall: running.calls[workload],
+    });
+    const { profile } = await inspector.call<{ profile: Profile }>("Profiler.stop");
+    const cpu = endCpu();
+    inspector.close();
+
+    report(profile, modules, result.ops, cpu.byRole["workerd (runtime)"] ?? 0, result.seconds);
+    console.log(
+      `\n${system}, ${workload} ×${clients}: ${Math.round(result.opsPerSec)} ops/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, ${result.errors} errors`,
+    );
+  } finally {
+    await running.stop();
+  }
+}
+
+function report(
+  profile: Profile,
+  modules: Map<string, (line: number) => string>,
+  ops: number,
+  runtimeCpuPercent: number,
+  phaseSeconds: number,
+): void {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const label = (node: ProfileNode) => {
+    const frame = node.callFrame;
+    const module = modules.get(frame.scriptId)?.(frame.lineNumber);
+    return { fn: frame.functionName || "(anonymous)", module: module ?? "(native or runtime)" };
+  };
+  const selfByFunction = new Map<string, number>();
+  const inclusiveByModule = new Map<string, number>();
+  const selfByModule = new Map<string, number>();
+  let totalUs = 0;
+  const special = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    totalUs += delta;
+    const node = byId.get(id);
+    if (!node) return;
+    const { fn, module } = label(node);
+    if (fn.startsWith("(")) {
+      special.set(fn, (special.get(fn) ?? 0) + delta);
+      return;
+    }
+    const key = `${fn} (${module})`;
+    selfByFunction.set(key, (selfByFunction.get(key) ?? 0) + delta);
+    selfByModule.set(module, (selfByModule.get(module) ?? 0) + delta);
+    // Each module on the stack once, however often it recurs.
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const on = byId.get(at);
+      if (!on || on.callFrame.functionName.startsWith("(")) continue;
+      seen.add(label(on).module);
+    }
+    for (const m of seen) inclusiveByModule.set(m, (inclusiveByModule.get(m) ?? 0) + delta);
+  });
+  const busyUs = totalUs - (special.get("(idle)") ?? 0);
+  const perOp = (us: number) => (ops > 0 ? (us / 1000 / ops).toFixed(3) : "-");
+  const pct = (us: number) => ((100 * us) / Math.max(busyUs, 1)).toFixed(1);
+  console.log(
+    `isolate: ${(totalUs / 1e6).toFixed(1)} s sampled, busy ${(busyUs / 1e6).toFixed(1)} s = ${perOp(busyUs)} ms per request (${ops} requests); runtime workerd process: ${runtimeCpuPercent.toFixed(0)} % of a core = ${ops > 0 ? (((runtimeCpuPercent / 100) * phaseSeconds * 1000) / ops).toFixed(3) : "-"} ms per request`,
+  );
+  const table = (title: string, rows: [string, number][]) => {
+    console.log(`\n| ${title} | ms per request | % of busy |\n|---|---:|---:|`);
+    for (const [name, us] of rows) console.log(`| ${name} | ${perOp(us)} | ${pct(us)} |`);
+  };
+  const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
+  table(
+    "outside JavaScript",
+    sorted(special).filter(([name]) => name !== "(idle)"),
+  );
+  table("module, self", sorted(selfByModule).slice(0, top));
+  table("module, inclusive (callees counted)", sorted(inclusiveByModule).slice(0, top));
+  table("function, self", sorted(selfByFunction).slice(0, top));
+}
+
+await main();
