@@ -199,7 +199,7 @@ async function main(): Promise<void> {
   const heap = async (): Promise<IsolateHeap | string> => {
     const runtime = dev.processes().find((p) => p.role === "workerd (runtime)");
     if (!runtime) return "no runtime workerd";
-    return isolateHeap(runtime.pid, "doozer-edge-local").then(
+    return isolateHeap(runtime.pid, "doozer-edge-local", health).then(
       (read) => read ?? "no inspector answered",
       (error: Error) => error.message,
     );

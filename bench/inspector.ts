@@ -18,7 +18,15 @@ export interface Inspector {
 }
 
 /** Connects to `worker` (wrangler names it core:user:<name>) in the process `pid`; undefined if no inspector has it. */
-export async function connectInspector(pid: number, worker: string): Promise<Inspector | undefined> {
+/**
+ * workerd serves its inspector only while the isolate runs a request, so an idle
+ * one would never answer: `poke` sends it a request, every 100 ms while a call waits.
+ */
+export async function connectInspector(
+  pid: number,
+  worker: string,
+  poke: () => Promise<unknown>,
+): Promise<Inspector | undefined> {
   for (const port of listeningPorts(pid)) {
     let targets: InspectorTarget[];
     try {
@@ -29,12 +37,12 @@ export async function connectInspector(pid: number, worker: string): Promise<Ins
       continue;
     }
     const target = targets.find((t) => t.id === `core:user:${worker}`);
-    if (target) return await open(target.webSocketDebuggerUrl);
+    if (target) return await open(target.webSocketDebuggerUrl, poke);
   }
   return undefined;
 }
 
-async function open(url: string): Promise<Inspector> {
+async function open(url: string, poke: () => Promise<unknown>): Promise<Inspector> {
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
   const replies = new Map<number, (message: { result?: unknown; error?: { message: string } }) => void>();
@@ -60,9 +68,14 @@ async function open(url: string): Promise<Inspector> {
   const call = <T>(method: string, params: Record<string, unknown> = {}) =>
     new Promise<T>((resolve, reject) => {
       const id = ++lastId;
-      const timer = setTimeout(() => reject(new Error(`inspector: no answer to ${method}`)), 60_000);
+      const timer = setTimeout(() => {
+        clearInterval(poking);
+        reject(new Error(`inspector: no answer to ${method}`));
+      }, 60_000);
+      const poking = setInterval(() => void poke().catch(() => undefined), 100);
       replies.set(id, (message) => {
         clearTimeout(timer);
+        clearInterval(poking);
         replies.delete(id);
         if (message.error) reject(new Error(`inspector: ${method}: ${message.error.message}`));
         else resolve(message.result as T);

@@ -12,9 +12,13 @@ export interface IsolateHeap {
   totalMb: number;
 }
 
-/** The heap of `worker` in the process `pid`; undefined if no inspector has it. */
-export async function isolateHeap(pid: number, worker: string): Promise<IsolateHeap | undefined> {
-  const inspector = await connectInspector(pid, worker);
+/** The heap of `worker` in the process `pid` (see connectInspector for `poke`); undefined if no inspector has it. */
+export async function isolateHeap(
+  pid: number,
+  worker: string,
+  poke: () => Promise<unknown>,
+): Promise<IsolateHeap | undefined> {
+  const inspector = await connectInspector(pid, worker, poke);
   if (!inspector) return undefined;
   try {
     await inspector.call("HeapProfiler.enable");

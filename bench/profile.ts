@@ -85,7 +85,9 @@ async function main(): Promise<void> {
 
     const runtime = running.processes().find((p) => p.role === "workerd (runtime)");
     if (!runtime) throw new Error("no runtime workerd found");
-    const inspector = await connectInspector(runtime.pid, "doozer-edge-local");
+    const pokeAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const poke = () => send(pokeAgent, new URL(running.url), { method: "GET", path: "/v1/rev" }, 5_000);
+    const inspector = await connectInspector(runtime.pid, "doozer-edge-local", poke);
     if (!inspector) throw new Error("the runtime workerd's inspector does not list the Worker");
     const scripts = new Map<string, string>();
     inspector.on("Debugger.scriptParsed", (params) =>
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
     const { profile } = await inspector.call<{ profile: Profile }>("Profiler.stop");
     const cpu = endCpu();
     inspector.close();
+    pokeAgent.destroy();
 
     report(profile, modules, result.ops, cpu.byRole["workerd (runtime)"] ?? 0, result.seconds);
     console.log(
