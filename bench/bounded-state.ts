@@ -334,9 +334,10 @@ async function main(): Promise<void> {
     );
     results.reloadAfterMs = await reloadMs();
     results.memoryAfterReload = rss();
-    // The runtime has grown by then (the proxy workerd, which runs none of this code, grows alike:
-    // see memoryDuringSmallWrites), and the first reload pays for that process as much as for the
-    // state. A new process on the same state, warmed as the near-empty one was, times the state alone.
+    // The runtime workerd has grown by then (memoryDuringSmallWrites; the proxy workerd, which runs
+    // none of this code, grows alike when the writes pass through it), and the first reload pays for
+    // that process as much as for the state. A new process on the same state, warmed as the
+    // near-empty one was, times the state alone.
     agent.destroy();
     await dev.stop();
     dev = await start();
