@@ -390,9 +390,14 @@ class Reader {
     return textDecoder.decode(this.take(this.u16()));
   }
 
-  /** A copy, so that the decoded value does not keep the whole batch alive. */
+  /**
+   * A copy, so that a small value does not keep a large batch alive. A value
+   * that is most of its batch is a view instead: keeping the batch then costs
+   * little, and a copy would double the memory a large write takes.
+   */
   bytes(): Uint8Array {
-    return this.take(this.u32()).slice();
+    const part = this.take(this.u32());
+    return part.length * 2 >= this.buffer.length ? part : part.slice();
   }
 
   atEnd(): boolean {
