@@ -68,6 +68,12 @@ export const socketSessionsMax = 64;
 export const socketInflightMax = 1000;
 /** Watches running on one client socket; more: TOO_LARGE. */
 export const socketWatchesMax = 1000;
+/**
+ * Watches an acceptor sends their events to in one turn; the rest wait for
+ * the next turns, so that requests interleave with a large fan-out (about
+ * 2,000 sends, some milliseconds of CPU, per turn).
+ */
+export const watchDeliveryChunk = 2048;
 /** No-op slots one accept may carry to fill the gap below a read barrier (sync); the rest go in later accepts. */
 export const noopFillSlotsMax = 256;
 /** How long a replica behind the read barrier gets to catch up before a proposer finishes the slot itself. */
