@@ -8,6 +8,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AcceptorObject } from "../../acceptors/acceptor-object";
 import type { ClientSockets } from "../../acceptors/client-sockets";
+import { watchDeliveryChunk } from "../../core/limits";
 import type { Env } from "../../worker/env";
 import { freshPath, openSocket, sleep, until, write } from "./helpers";
 
@@ -26,7 +27,7 @@ async function everyDelivery(change: (delivery: ClientSockets["delivery"]) => vo
 afterEach(async () => {
   await everyDelivery((delivery) => {
     delivery.hold(false);
-    delivery.setChunk(2048);
+    delivery.setChunk(watchDeliveryChunk);
   });
 });
 
