@@ -80,7 +80,7 @@ export class WatchDelivery {
   private readonly watches = new Map<string, Map<string, LiveWatch>>();
   private round: Round | undefined;
   private scheduled = false;
-  /** Set by tests: while held, nothing is sent (the write's answer must not need it). */
+  /** Set by tests: while held, no round runs (the write's answer must not need one). */
   private held = false;
 
   constructor(
@@ -114,8 +114,6 @@ export class WatchDelivery {
       this.watches.set(watch.socket, perSocket);
     }
     perSocket.set(watch.idJson, watch);
-    // A restored watch may be behind the store (it woke with a slot applied).
-    this.applied();
   }
 
   remove(socket: string, idJson: string): void {
@@ -145,7 +143,10 @@ export class WatchDelivery {
     this.schedule();
   }
 
-  /** For tests: hold every send until released, to show that nothing else waits for them. */
+  /**
+   * For tests: holds every round until released, to show that nothing else
+   * waits for them (a new watch's backlog still goes out with its WATCH).
+   */
   hold(held: boolean): void {
     this.held = held;
     if (!held && !this.scheduled) this.schedule();
