@@ -92,8 +92,6 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** The timer that releases a state pinned for a peer's transfer once no chunk is asked for. */
   private pinTimer: ReturnType<typeof setTimeout> | undefined;
   private sockets!: ClientSockets;
-  /** The store rev through which watchers have been sent their events. */
-  private deliveredThrough = 0;
   /** A proposer and reader of this object's own, for requests that come over client sockets. */
   private ownRuntime: Runtime | undefined;
   private ownPeers: AcceptorPeers | undefined;
@@ -123,7 +121,6 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
         logSlotsKept: this.config.logSlotsKept,
       });
       this.fault = this.config.faultsEnabled ? parseStoredFault(this.storage.getMeta("fault")) : healthy;
-      this.deliveredThrough = this.replica.store.rev;
       this.sockets = new ClientSockets({
         ctx,
         secrets: secretsFrom(env),
@@ -694,13 +691,10 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
 
   private afterLearning(): void {
     this.keeperAfterApply();
-    const store = this.replica.store;
-    if (store.rev > this.deliveredThrough) {
-      // Events from the first rev not yet delivered; a catch-up that applied more than the
-      // window at once left some of them out of it, and the watches that needed those end TOO_LATE.
-      this.sockets.deliver(this.deliveredThrough + 1);
-      this.deliveredThrough = store.rev;
-    }
+    // The watchers' events go out in later turns (acceptors/watch-delivery.ts): this turn's answer
+    // (a commit's, say) does not wait for a fan-out. A watch that a catch-up left behind the
+    // history window ends TOO_LATE there.
+    this.sockets.applied();
     for (const check of [...this.waiters]) check();
     if (this.replica.missing()) void this.catchUp();
   }

@@ -1,41 +1,40 @@
 // Client WebSockets (SPEC §3), held by an acceptor Durable Object with the
 // Hibernation API. This file is socket plumbing: a frame's verb runs through
-// the same server/verbs.ts as the HTTP API; a WATCH is served from this replica, which pushes each event to
-// its watchers as soon as it applies the slot that made it.
+// the same server/verbs.ts as the HTTP API; a WATCH is served from this
+// replica, which pushes each event to its watchers in the turns after it
+// applies the slot that made it (./watch-delivery.ts), not in the apply's own.
 //
 // What outlives hibernation and eviction: each socket's attachment (its id and
-// access) and a SQLite row per watch (its glob and first rev). Events are sent
-// in the same turn as the apply that made them, so whenever the object is idle
-// every watch has had every event up to the store rev; after a wake-up the
-// replica replays its log to that same rev and each watch goes on from the
-// next one. An eviction that closes the sockets drops their watches; the
-// client reconnects and resumes at its last seen rev + 1.
+// access) and a SQLite row per watch (its glob and first rev). The object does
+// not hibernate while a delivery turn is pending, so whenever it is idle every
+// watch has had every event up to the store rev; after a wake-up the store is
+// at that same rev and each watch goes on from the next one. An eviction that
+// closes the sockets drops their watches; the client reconnects and resumes at
+// its last seen rev + 1.
 
 import * as args from "../core/args";
 import { CodedError } from "../core/errors";
 import { type FrameId, isFrameId, isVerb, type RequestFrame } from "../core/frames";
-import { compileGlob, type Glob } from "../core/glob";
-import { catchUpMs, socketInflightMax, socketSessionsMax, socketWatchesMax } from "../core/limits";
+import { compileGlob } from "../core/glob";
+import {
+  catchUpMs,
+  socketInflightMax,
+  socketSessionsMax,
+  socketWatchesMax,
+  watchDeliveryChunk,
+} from "../core/limits";
 import { toErrorValue } from "../core/reads";
-import type { Store, StoreEvent } from "../core/store";
+import type { Store } from "../core/store";
 import { type Access, accessFor, type Secrets } from "../server/auth";
 import type { Fault } from "../server/fault-setting";
 import type { Runtime } from "../server/runtime";
-import { eventBody, requiredGlob, writeVerbs } from "../server/verbs";
+import { requiredGlob, writeVerbs } from "../server/verbs";
 import { SocketSessions } from "./socket-sessions";
+import { type LiveWatch, WatchDelivery } from "./watch-delivery";
 
 interface Attachment {
   socket: string;
   access: Access | "none";
-}
-
-interface LiveWatch {
-  ws: WebSocket;
-  socket: string;
-  id: FrameId;
-  glob: Glob;
-  nextRev: number;
-  base64: boolean;
 }
 
 /** What the sockets need from the Durable Object that holds them. */
@@ -52,8 +51,8 @@ export interface SocketHost {
 }
 
 export class ClientSockets {
-  /** Watches by socket id, then by the WATCH frame's id. */
-  private readonly watches = new Map<string, Map<string, LiveWatch>>();
+  /** The running watches and the turns that send them their events. */
+  readonly delivery: WatchDelivery;
   private readonly inflight = new Map<string, number>();
 
   private readonly sessions: SocketSessions;
@@ -67,12 +66,20 @@ export class ClientSockets {
     host.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS watches (
       socket TEXT NOT NULL, watch TEXT NOT NULL, glob TEXT NOT NULL, from_rev INTEGER NOT NULL, base64 INTEGER NOT NULL,
       PRIMARY KEY (socket, watch))`);
+    this.delivery = new WatchDelivery(
+      {
+        store: () => host.store(),
+        // A timer, not a microtask: the turn that applied the slot ends, and its answers leave, first.
+        later: (work) => void setTimeout(work, 0),
+        tooLate: (watch, oldestRev) => this.tooLate(watch, oldestRev),
+      },
+      watchDeliveryChunk,
+    );
   }
 
   /** Whether any watch is running here (the object then keeps following its peers). */
   get watching(): boolean {
-    for (const perSocket of this.watches.values()) if (perSocket.size > 0) return true;
-    return false;
+    return this.delivery.watching;
   }
 
   /** Takes back the watches of the sockets that survived hibernation; forgets those of closed ones. */
@@ -89,10 +96,11 @@ export class ClientSockets {
         this.forgetSocket(row.socket);
         continue;
       }
-      this.add({
+      this.delivery.add({
         ws,
         socket: row.socket,
         id: JSON.parse(row.watch) as FrameId,
+        idJson: row.watch,
         glob: compileGlob(row.glob),
         nextRev: Math.max(row.from_rev, next),
         base64: row.base64 === 1,
@@ -176,27 +184,9 @@ export class ClientSockets {
     }
   }
 
-  /**
-   * Sends each watcher the events the store applied from `fromRev` on. A watch
-   * that still needed an event that has left the history window (a catch-up
-   * applied more than the window in one step) ends with TOO_LATE: never a gap.
-   */
-  deliver(fromRev: number): void {
-    if (this.watches.size === 0) return;
-    const store = this.host.store();
-    const oldest = Math.max(fromRev, store.oldestEventRev);
-    const events = store.eventsFrom(oldest);
-    const next = store.rev + 1;
-    for (const perSocket of this.watches.values()) {
-      for (const watch of [...perSocket.values()]) {
-        if (watch.nextRev < oldest) {
-          this.tooLate(watch, oldest);
-          continue;
-        }
-        for (const event of events) this.offer(watch, event);
-        watch.nextRev = Math.max(watch.nextRev, next);
-      }
-    }
+  /** The replica applied slots: their events go to the watchers in the turns after this one. */
+  applied(): void {
+    this.delivery.applied();
   }
 
   private tooLate(watch: LiveWatch, oldestRev: number): void {
@@ -275,10 +265,9 @@ export class ClientSockets {
   private async watch(ws: WebSocket, frame: RequestFrame, base64: boolean): Promise<void> {
     const glob = compileGlob(requiredGlob(frame.glob));
     const { socket } = attachment(ws);
-    const perSocket = this.watches.get(socket);
-    if (perSocket?.has(key(frame.id)))
+    if (this.delivery.get(socket, key(frame.id)))
       throw new CodedError("BAD_REQUEST", `a watch with id ${frame.id} is running`);
-    if ((perSocket?.size ?? 0) >= socketWatchesMax) {
+    if (this.delivery.count(socket) >= socketWatchesMax) {
       throw new CodedError("TOO_LARGE", `at most ${socketWatchesMax} watches may run on one socket`);
     }
     const explicit = frame.rev === undefined || frame.rev === null ? undefined : args.waitRev(frame.rev);
@@ -303,8 +292,8 @@ export class ClientSockets {
         `rev ${from} is older than the history window, which starts at ${store.oldestEventRev}`,
       );
     }
-    const watch: LiveWatch = { ws, socket, id: frame.id, glob, nextRev: from, base64 };
-    this.add(watch);
+    const watch: LiveWatch = { ws, socket, id: frame.id, idJson: key(frame.id), glob, nextRev: from, base64 };
+    this.delivery.add(watch);
     this.host.ctx.storage.sql.exec(
       `INSERT OR REPLACE INTO watches (socket, watch, glob, from_rev, base64) VALUES (?, ?, ?, ?, ?)`,
       socket,
@@ -315,32 +304,16 @@ export class ClientSockets {
     );
     send(ws, { id: frame.id, watching: true });
     this.host.watchStarted();
-    for (const event of store.eventsFrom(Math.min(from, store.rev + 1))) this.offer(watch, event);
-    watch.nextRev = Math.max(watch.nextRev, store.rev + 1);
-  }
-
-  private offer(watch: LiveWatch, event: StoreEvent): void {
-    if (event.rev < watch.nextRev || !watch.glob.matches(event.path)) return;
-    watch.nextRev = event.rev + 1;
-    send(watch.ws, { id: watch.id, event: eventBody(event, watch.base64) });
-  }
-
-  private add(watch: LiveWatch): void {
-    let perSocket = this.watches.get(watch.socket);
-    if (!perSocket) {
-      perSocket = new Map();
-      this.watches.set(watch.socket, perSocket);
-    }
-    perSocket.set(key(watch.id), watch);
+    this.delivery.backlog(watch);
   }
 
   private remove(socket: string, id: FrameId): void {
-    this.watches.get(socket)?.delete(key(id));
+    this.delivery.remove(socket, key(id));
     this.host.ctx.storage.sql.exec(`DELETE FROM watches WHERE socket = ? AND watch = ?`, socket, key(id));
   }
 
   private forgetSocket(socket: string): void {
-    this.watches.delete(socket);
+    this.delivery.forgetSocket(socket);
     this.host.ctx.storage.sql.exec(`DELETE FROM watches WHERE socket = ?`, socket);
   }
 }

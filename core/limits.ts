@@ -68,6 +68,14 @@ export const socketSessionsMax = 64;
 export const socketInflightMax = 1000;
 /** Watches running on one client socket; more: TOO_LARGE. */
 export const socketWatchesMax = 1000;
+/**
+ * Watches an acceptor sends their events to in one turn; the rest wait for
+ * the next turns, so that other requests (the write's own answer, locally,
+ * where every object shares one thread) wait behind at most one chunk: a send
+ * costs ~25 µs of the thread locally (the loopback TCP path included), so 512
+ * is ~13 ms a turn; a timer between turns costs ~1 ms.
+ */
+export const watchDeliveryChunk = 512;
 /** No-op slots one accept may carry to fill the gap below a read barrier (sync); the rest go in later accepts. */
 export const noopFillSlotsMax = 256;
 /** How long a replica behind the read barrier gets to catch up before a proposer finishes the slot itself. */
