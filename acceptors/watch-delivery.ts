@@ -43,7 +43,16 @@ class RoundEvent {
   /** Whether a glob (by its source) matches the path: watches of one glob share the answer. */
   private readonly matched = new Map<string, boolean>();
 
-  constructor(readonly event: StoreEvent) {}
+  constructor(private stored: StoreEvent) {}
+
+  get event(): StoreEvent {
+    return this.stored;
+  }
+
+  /** Reads a value the backend loads on demand, now, while the event is in the window. */
+  readValue(): void {
+    this.stored = { ...this.stored };
+  }
 
   matches(glob: Glob): boolean {
     let hit = this.matched.get(glob.source);
@@ -204,8 +213,14 @@ export class WatchDelivery {
       }
     }
     if (watches.length === 0) return undefined;
-    // A copy of each event, so that a value the backend reads on demand is read now, while in the window.
-    const events = store.eventsFrom(firstRev).map((event) => new RoundEvent({ ...event }));
+    // A value the backend reads on demand is read now, while it is in the window, and
+    // only for an event some watch of the round will be sent: a large value nobody
+    // watches is never read.
+    const events = store.eventsFrom(firstRev).map((stored) => {
+      const event = new RoundEvent(stored);
+      if (watches.some((w) => w.nextRev <= stored.rev && event.matches(w.glob))) event.readValue();
+      return event;
+    });
     this.round = { watches, next: 0, throughRev, events };
     return this.round;
   }
