@@ -326,6 +326,13 @@ export function renderReport(results: BenchResults): string {
       .join("\n"),
     "",
   );
+  out.push("## Targets (issue 15), on the default route (leader)", "");
+  out.push(
+    roundTwoTargets(results)
+      .map((t) => `- ${t}`)
+      .join("\n"),
+    "",
+  );
 
   out.push("## Every phase: CPU and what limited it", "");
   out.push(
@@ -410,6 +417,72 @@ function targets(results: BenchResults): string[] {
           `(${num(big.arrived)} of ${num(big.expected)} events arrived; ${num(big.connected)} sockets × ` +
           `${big.watchesPerSocket} watches) — ${verdict(big.p99Ms <= 50 && big.arrived === big.expected && big.connected * big.watchesPerSocket >= 10_000)}`
       : "watch delivery p99 ≤ 50 ms with 10,000 watchers: not measured in this run",
+  );
+  return lines;
+}
+
+/** Issue 15's targets that a local run can judge; the WAN ones are in docs/WAN-MODEL.md. */
+function roundTwoTargets(results: BenchResults): string[] {
+  const { load } = results;
+  const verdict = (ok: boolean) => (ok ? "**met**" : "**not met**");
+  const system = "doozer-leader" as const;
+  const at = (workload: Workload, clients: number, of: SystemKey = system) =>
+    find(load, of, workload, clients);
+  const missing = (what: string) => `${what}: not measured in this run`;
+  const lines: string[] = [];
+
+  for (const workload of ["write", "read"] as const) {
+    const what = `p99 ≤ 4× p50 at 256 clients, ${workload === "write" ? "writes" : "linearizable reads"}`;
+    const r = at(workload, 256)?.result;
+    const single = at(workload, 256, "single-do")?.result;
+    lines.push(
+      r
+        ? `${what}: p99 ${ms(r.p99Ms)} ms, p50 ${ms(r.p50Ms)} ms (${num(r.p99Ms / r.p50Ms, 1)}×; single DO ` +
+            `${single ? `${num(single.p99Ms / single.p50Ms, 1)}×` : "–"}) — ${verdict(r.p99Ms <= 4 * r.p50Ms)}`
+        : missing(what),
+    );
+  }
+
+  const reads = at("read", 64)?.result;
+  const writes = at("write", 64)?.result;
+  const singleReads = at("read", 64, "single-do")?.result;
+  lines.push(
+    reads && writes
+      ? `linearizable reads at 64 clients ≥ 1.5× writes: ${num(reads.opsPerSec)} vs ${num(writes.opsPerSec)} ops/s ` +
+          `(${ratio(reads.opsPerSec, writes.opsPerSec)}) — ${verdict(reads.opsPerSec >= 1.5 * writes.opsPerSec)}`
+      : missing("linearizable reads at 64 clients vs writes"),
+  );
+  lines.push(
+    reads && singleReads
+      ? `linearizable reads at 64 clients ≥ 0.7× the single DO's: ${num(reads.opsPerSec)} vs ` +
+          `${num(singleReads.opsPerSec)} ops/s (${ratio(reads.opsPerSec, singleReads.opsPerSec)}) — ` +
+          verdict(reads.opsPerSec >= 0.7 * singleReads.opsPerSec)
+      : missing("linearizable reads at 64 clients vs the single DO"),
+  );
+
+  const writeRow = at("write", 64);
+  const singleWriteRow = at("write", 64, "single-do");
+  lines.push(
+    writeRow && singleWriteRow
+      ? `writes at 64 clients ≥ 1.0× the single DO: ${num(writeRow.result.opsPerSec)} vs ` +
+          `${num(singleWriteRow.result.opsPerSec)} ops/s (${ratio(writeRow.result.opsPerSec, singleWriteRow.result.opsPerSec)}) — ` +
+          verdict(writeRow.result.opsPerSec >= singleWriteRow.result.opsPerSec)
+      : missing("writes at 64 clients vs the single DO"),
+  );
+  lines.push(
+    writeRow && singleWriteRow
+      ? `CPU per write at 64 clients ≤ the single DO's: ${num(cpuMsPerOp(writeRow), 2)} vs ` +
+          `${num(cpuMsPerOp(singleWriteRow), 2)} ms — ${verdict(cpuMsPerOp(writeRow) <= cpuMsPerOp(singleWriteRow))}`
+      : missing("CPU per write at 64 clients vs the single DO"),
+  );
+
+  const one = at("write", 1)?.result;
+  const singleOne = at("write", 1, "single-do")?.result;
+  lines.push(
+    one && singleOne
+      ? `one-writer p50 ≤ 2× the single DO's: ${ms(one.p50Ms)} vs ${ms(singleOne.p50Ms)} ms ` +
+          `(${ratio(one.p50Ms, singleOne.p50Ms)}) — ${verdict(one.p50Ms <= 2 * singleOne.p50Ms)}`
+      : missing("one-writer p50 vs the single DO"),
   );
   return lines;
 }
