@@ -11,7 +11,9 @@ import {
   writeCostMs,
 } from "../../core/leader-placement";
 import { LeaderView, leaderOfTerm, nextTerm } from "../../core/leader-term";
+import { decodeBatch, encodeBatch, type Mutation } from "../../core/mutation";
 import { type RttHint, rttHints } from "../../core/region-rtt";
+import { Store } from "../../core/store";
 import { fiveAcceptors, threeAcceptors, workedQuorums } from "./wan-rtt";
 
 const settings = placementDefaults;
@@ -116,5 +118,20 @@ describe("leader terms", () => {
     expect(view.learn({ term: 1, leader: 0 })).toBe(false);
     expect(view.learn({ term: 2, leader: 0 })).toBe(false);
     expect(view.current).toEqual({ term: 2, leader: 4 });
+  });
+});
+
+describe("the leader-move mutation", () => {
+  it("consumes no rev, must rise, and survives the log's encoding", () => {
+    const store = new Store();
+    const move: Mutation = { op: "leader-move", id: "leader.2", term: 2, leader: 3 };
+    expect(decodeBatch(encodeBatch([move]))).toEqual([move]);
+    expect(store.apply([move])).toEqual([{ rev: 0, revsConsumed: 0 }]);
+    expect(store.leaderTerm).toEqual({ term: 2, leader: 3 });
+    expect(store.hasApplied(move, { rev: 0 })).toBe(true);
+    const [late] = store.apply([{ op: "leader-move", id: "leader.1", term: 1, leader: 0 }]);
+    expect(late?.error?.code).toBe("REV_MISMATCH");
+    expect(store.leaderTerm).toEqual({ term: 2, leader: 3 });
+    expect(store.rev).toBe(0);
   });
 });
