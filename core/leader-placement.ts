@@ -66,13 +66,16 @@ export function expectedWriteMs(
   origins: readonly RttHint[],
 ): number | undefined {
   if (origins.length === 0) return undefined;
+  const at = hints[leader];
+  const quorum = quorumRttMs(hints, leader);
+  if (at === undefined || !isRttHint(at) || quorum === undefined) return undefined;
+  const here = acceptorPlace(at);
+  // Weighed per region, not per write: the leader decides after every write, over the whole window.
+  const counts = new Map<RttHint, number>();
+  for (const origin of origins) counts.set(origin, (counts.get(origin) ?? 0) + 1);
   let sum = 0;
-  for (const origin of origins) {
-    const cost = writeCostMs(hints, leader, origin);
-    if (cost === undefined) return undefined;
-    sum += cost;
-  }
-  return sum / origins.length;
+  for (const [origin, n] of counts) sum += n * placeRttMs(edgePlace(origin), here);
+  return quorum + sum / origins.length;
 }
 
 /** The origins of the last `size` writes, oldest first out. */
