@@ -11,9 +11,19 @@ import {
   writeCostMs,
 } from "../../core/leader-placement";
 import { LeaderView, leaderOfTerm, nextTerm } from "../../core/leader-term";
-import { decodeBatch, encodeBatch, type Mutation } from "../../core/mutation";
+import { batchBytesMax, batchMutationsMax } from "../../core/limits";
+import {
+  decodeBatch,
+  encodeBatch,
+  encodedSize,
+  type Mutation,
+  type MutationOutcome,
+} from "../../core/mutation";
+import { Proposer } from "../../core/paxos/proposer";
 import { type RttHint, rttHints } from "../../core/region-rtt";
+import { Replica } from "../../core/replica";
 import { Store } from "../../core/store";
+import { MemoryStorage } from "./memory-storage";
 import { fiveAcceptors, threeAcceptors, workedQuorums } from "./wan-rtt";
 
 const settings = placementDefaults;
@@ -133,5 +143,76 @@ describe("the leader-move mutation", () => {
     expect(late?.error?.code).toBe("REV_MISMATCH");
     expect(store.leaderTerm).toEqual({ term: 2, leader: 3 });
     expect(store.rev).toBe(0);
+  });
+});
+
+describe("Proposer.raiseRound", () => {
+  const names = ["a0", "a1", "a2"];
+  const proposer = (id: string) =>
+    new Proposer<Mutation, MutationOutcome>({
+      id,
+      acceptors: names,
+      random: () => 0.5,
+      pack: encodeBatch,
+      sizeOf: encodedSize,
+      batchCommandsMax: batchMutationsMax,
+      batchBytesMax,
+      retryMs: 100,
+      backoffMs: 10,
+      backoffMsMax: 100,
+    });
+  /** Delivers every message to the replicas until the proposer goes quiet; returns the rejections. */
+  const run = (p: Proposer<Mutation, MutationOutcome>, replicas: Map<string, Replica>): number => {
+    let rejected = 0;
+    for (let round = 0; round < 100; round++) {
+      const out = p.takeMessages();
+      if (out.length === 0) break;
+      for (const { to, message } of out) {
+        const replica = replicas.get(to) as Replica;
+        const reply =
+          message.type === "prepare"
+            ? replica.prepare(message)
+            : message.type === "accept"
+              ? replica.accept(message)
+              : replica.commit(message);
+        if (reply.type === "rejected") rejected++;
+        p.receive(to, reply, 0);
+      }
+    }
+    p.takeCompletions();
+    return rejected;
+  };
+
+  it("lets a new leader take over above the old leader's ballot with no rejection, and the old one is refused after", () => {
+    const replicas = new Map(names.map((n) => [n, new Replica(new MemoryStorage())]));
+    const old = proposer("old");
+    for (let i = 0; i < 3; i++) old.submit({ op: "nop", id: `o${i}` }, 1_000, 0);
+    expect(run(old, replicas)).toBe(0);
+    const oldBallot = old.currentBallot;
+    const promised = (replicas.get("a1") as Replica).status().promised.round;
+    expect(promised).toBe(oldBallot?.round);
+
+    const next = proposer("next");
+    next.raiseRound(promised, 0);
+    next.submit({ op: "nop", id: "n0" }, 1_000, 0);
+    expect(run(next, replicas)).toBe(0);
+    expect(next.currentBallot?.round).toBeGreaterThan(oldBallot?.round ?? 0);
+    // The deposed leader's next accept is refused: it must prepare again, above the new ballot.
+    old.submit({ op: "nop", id: "o3" }, 1_000, 0);
+    expect(run(old, replicas)).toBeGreaterThan(0);
+  });
+
+  it("gives up its own promise at or below the round at once, without a backoff", () => {
+    const replicas = new Map(names.map((n) => [n, new Replica(new MemoryStorage())]));
+    const p = proposer("p");
+    p.submit({ op: "nop", id: "a" }, 1_000, 0);
+    run(p, replicas);
+    const before = p.currentBallot?.round ?? 0;
+    expect(p.isLeading).toBe(true);
+    p.raiseRound(before + 5, 0);
+    expect(p.phase).toBe("idle");
+    p.submit({ op: "nop", id: "b" }, 1_000, 0);
+    expect(p.phase).toBe("preparing");
+    expect(p.currentBallot?.round).toBe(before + 6);
   });
 });
