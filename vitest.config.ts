@@ -39,8 +39,8 @@ export default defineConfig({
           name: "workers",
 
           include: ["test/integration/**/*.test.ts"],
-          // Runs in its own project below, with a log trimmed after a few slots.
-          exclude: ["test/integration/state-transfer.test.ts"],
+          // Run in their own projects below: a log trimmed after a few slots; a leader that moves quickly.
+          exclude: ["test/integration/state-transfer.test.ts", "test/integration/leader-follows.test.ts"],
           testTimeout: 30_000,
         },
       },
@@ -64,6 +64,29 @@ export default defineConfig({
 
           include: ["test/integration/state-transfer.test.ts"],
           testTimeout: 90_000,
+        },
+      },
+      {
+        // The leader follows the writers after a window of 10 writes and a tenure of 300 ms (not 50 and 10 s),
+        // so that test/integration/leader-follows.test.ts moves it in a few writes.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                DOOZER_WRITE_TIMEOUT_MS: "1500",
+                DOOZER_RPC_TIMEOUT_MS: "500",
+                DOOZER_LEADER_WINDOW_WRITES: "10",
+                DOOZER_LEADER_TERM_MS: "300",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "leader",
+
+          include: ["test/integration/leader-follows.test.ts"],
+          testTimeout: 60_000,
         },
       },
       {

@@ -64,6 +64,7 @@ import type {
 import { secretsFrom } from "../server/auth";
 import { type Fault, type FaultSetting, healthy } from "../server/fault-setting";
 import { type KeeperRedirect, KeeperRole } from "../server/keeper-role";
+import { LeaderRole } from "../server/leader-role";
 import { logLine } from "../server/log";
 import { newRuntime, type Runtime } from "../server/runtime";
 import type { KeepaliveAnswer } from "../server/session-keeping";
@@ -95,6 +96,7 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   /** A proposer and reader of this object's own, for requests that come over client sockets. */
   private ownRuntime: Runtime | undefined;
   private ownPeers: AcceptorPeers | undefined;
+  private ownLeaderRole: LeaderRole | undefined;
   /** The session keeper's role, held by one acceptor at a time (server/keeper-role.ts). */
   private keeper!: KeeperRole;
   /** This acceptor's grants of that role (core/keeper-lease.ts), and where they are kept. */
@@ -235,6 +237,8 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
       ...(this.colo === undefined ? {} : { colo: this.colo }),
       keeperTerm: this.replica.store.keeperTerm,
       keeper: this.keeper.heldTerm !== undefined,
+      leaderTerm: this.leaderRole().current.term,
+      leader: this.leaderRole().current.leader,
     }));
   }
 
@@ -248,10 +252,15 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
 
   // ---- Writes proposed here (the "leader" route) ----
 
-  async propose(mutation: Mutation): Promise<ProposeReply | Unavailable> {
+  async propose(mutation: Mutation, origin?: string): Promise<ProposeReply | Unavailable> {
     return this.guard(async () => {
+      const role = this.leaderRole();
+      const elsewhere = role.redirect();
+      if (elsewhere) return elsewhere;
       try {
-        return { outcome: await this.runtime().proposer.write(mutation, this.ctx) };
+        const outcome = await this.runtime().proposer.write(mutation, this.ctx);
+        role.led(origin);
+        return { outcome };
       } catch (error) {
         return { error: toErrorValue(error) };
       }
@@ -573,6 +582,30 @@ export class AcceptorObject extends DurableObject<AcceptorEnv> implements Accept
   }
 
   // ---- Adapter internals ----
+
+  /** Who leads the writes, as this replica knows it, and the weighing of where they come from. */
+  private leaderRole(): LeaderRole {
+    this.ownLeaderRole ??= new LeaderRole({
+      self: this.name,
+      config: this.config,
+      stored: () => this.replica.store.leaderTerm,
+      promisedRound: () => this.replica.status().promised.round,
+      raiseRound: (round) => this.runtime().proposer.raiseRound(round),
+      propose: (mutation) => this.proposeApplied(mutation),
+      waitUntil: (work) => this.ctx.waitUntil(work),
+      nowMs: () => Date.now(),
+      moved: (from, to, { currentMs, bestMs }) =>
+        logLine("info", "leader-move", {
+          acceptor: this.name,
+          from: this.config.acceptors[from.leader]?.name,
+          to: this.config.acceptors[to.leader]?.name,
+          term: to.term,
+          expectedMs: Math.round(currentMs),
+          bestMs: Math.round(bestMs),
+        }),
+    });
+    return this.ownLeaderRole;
+  }
 
   /** A proposer and reader of this object's own, for socket requests and leader-route writes. */
   private runtime(): Runtime {

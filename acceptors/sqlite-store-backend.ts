@@ -420,6 +420,8 @@ export class SqliteStoreBackend implements StoreBackend {
       rev: this.stateValue("rev"),
       liveBytes: this.stateValue("live_bytes"),
       keeperTerm: this.stateValue("keeper_term"),
+      leaderTerm: this.stateValue("leader_term"),
+      leader: this.stateValue("leader"),
       historyFloor: this.stateValue("history_floor"),
     };
   }
@@ -430,6 +432,11 @@ export class SqliteStoreBackend implements StoreBackend {
     // It changes only when a keeper takes over: one row write saved per batch.
     if (counters.keeperTerm !== this.stateValue("keeper_term"))
       this.setStateValue("keeper_term", counters.keeperTerm);
+    // Likewise the leader's term: it changes only when the leader moves.
+    if (counters.leaderTerm !== this.stateValue("leader_term")) {
+      this.setStateValue("leader_term", counters.leaderTerm);
+      this.setStateValue("leader", counters.leader);
+    }
     // Written only by a state transfer's install (below); it never changes while slots apply.
   }
 
@@ -643,7 +650,7 @@ export class SqliteStoreBackend implements StoreBackend {
   installStaged(): void {
     const progress = this.stagedTransfer();
     assert(progress !== undefined, "sqlite store: nothing staged to install");
-    const { slot, rev, liveBytes, keeperTerm } = progress;
+    const { slot, rev, liveBytes, keeperTerm, leaderTerm, leader } = progress;
     for (const table of storeTables) this.sql.exec(`DELETE FROM ${table}`);
     this.sql.exec(
       `INSERT INTO store_paths (path, parent, name, live_children) VALUES (?, '', '', 0)`,
@@ -682,6 +689,9 @@ export class SqliteStoreBackend implements StoreBackend {
     this.setStateValue("live_bytes", liveBytes);
     this.setStateValue("history_floor", rev);
     this.setStateValue("keeper_term", keeperTerm ?? 0);
+    // A transfer staged by code older than leader terms carries none: the configured leader's term 0.
+    this.setStateValue("leader_term", leaderTerm ?? 0);
+    this.setStateValue("leader", leader ?? 0);
     this.setStateValue("applied_slot", slot);
     this.setStateValue("tree_latest_rev", rev);
     this.clearStaged();

@@ -5,13 +5,17 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { wanReport, withReport } from "../test/sim/wan";
+import { followReport, withFollowReport } from "../test/sim/wan-follow";
 
 const started = performance.now();
 const report = wanReport();
+const follow = followReport();
 console.log(report);
+console.log("\n### Leader follows the writers\n");
+console.log(follow);
 if (process.argv.includes("--write")) {
   const doc = new URL("../docs/WAN-MODEL.md", import.meta.url);
-  writeFileSync(doc, withReport(readFileSync(doc, "utf8"), report));
+  writeFileSync(doc, withFollowReport(withReport(readFileSync(doc, "utf8"), report), follow));
   console.log(`\nwrote ${doc.pathname}`);
 }
 console.log(`\n(${Math.round(performance.now() - started)} ms)`);

@@ -4,6 +4,7 @@
 // refused whole, with the setting's name, rather than half-applied (a typo in
 // a hint or an even count cannot be undone once the acceptors exist).
 
+import { placementDefaults } from "./leader-placement";
 import { historyRevsDefault, logSlotsKeptDefault, storeBytesMaxDefault } from "./limits";
 
 export interface AcceptorConfig {
@@ -32,7 +33,18 @@ export interface ClusterConfig {
    * round trip per write), falling back to the isolate when it is unreachable.
    */
   writeRoute: "worker" | "leader";
+  /** The leader at term 0, before any move (core/leader-term.ts). */
   leader: string;
+  /**
+   * On the leader route, whether the leader role moves to the acceptor that
+   * serves the recent writers best (core/leader-placement.ts); off, the leader stays
+   * where it is, though moves already decided stand.
+   */
+  leaderFollows: boolean;
+  /** The writes whose origins the leader weighs: the last this many. */
+  leaderWindowWrites: number;
+  /** A leader keeps the role at least this long after its term began. */
+  leaderTermMs: number;
 }
 
 export interface ClusterVars {
@@ -46,6 +58,9 @@ export interface ClusterVars {
   DOOZER_RPC_TIMEOUT_MS?: string;
   DOOZER_WRITE_ROUTE?: string;
   DOOZER_LEADER?: string;
+  DOOZER_LEADER_FOLLOWS?: string;
+  DOOZER_LEADER_WINDOW_WRITES?: string;
+  DOOZER_LEADER_TERM_MS?: string;
 }
 
 /** A setting that cannot be used; `setting` is the variable's name, which the message starts with. */
@@ -105,6 +120,17 @@ export function parseClusterConfig(vars: ClusterVars): ClusterConfig {
     retryMs: 400,
     writeRoute: writeRoute(vars.DOOZER_WRITE_ROUTE),
     leader: leaderName(vars.DOOZER_LEADER, acceptors),
+    leaderFollows: switchOn(vars.DOOZER_LEADER_FOLLOWS, true, "DOOZER_LEADER_FOLLOWS"),
+    leaderWindowWrites: positiveInteger(
+      vars.DOOZER_LEADER_WINDOW_WRITES,
+      placementDefaults.windowWrites,
+      "DOOZER_LEADER_WINDOW_WRITES",
+    ),
+    leaderTermMs: positiveInteger(
+      vars.DOOZER_LEADER_TERM_MS,
+      placementDefaults.tenureMs,
+      "DOOZER_LEADER_TERM_MS",
+    ),
   };
 }
 
@@ -188,6 +214,17 @@ function faults(text: string | undefined): boolean {
     "DOOZER_FAULTS",
     `must be 1 (the fault switch on) or 0 or unset (off), not "${text}"`,
   );
+}
+
+/**
+ * "1" on, "0" off, unset the default; any other spelling is refused rather
+ * than guessed at, as for DOOZER_FAULTS.
+ */
+function switchOn(text: string | undefined, fallback: boolean, name: keyof ClusterVars): boolean {
+  if (text === undefined || text === "") return fallback;
+  if (text === "1") return true;
+  if (text === "0") return false;
+  throw new ClusterConfigError(name, `must be 1 (on) or 0 (off), not "${text}"`);
 }
 
 /**

@@ -12,10 +12,11 @@ import type { ClusterConfig } from "./cluster-config";
 /**
  * The version of the replicated state machine (what a log entry means to the
  * store). 1: files; 2: sessions, ephemeral files and transactions; 3: the
- * session keeper's terms (keeper-claim, expiries under a term). A replica
+ * session keeper's terms (keeper-claim, expiries under a term); 4: the
+ * leader's terms (leader-move). A replica
  * refuses a log written by a newer version than its own.
  */
-export const stateMachineVersion = 3;
+export const stateMachineVersion = 4;
 
 /** What an acceptor stores (meta key `membership`) and compares. */
 export interface Membership {

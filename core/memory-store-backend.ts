@@ -24,7 +24,14 @@ interface Staging {
 
 export class MemoryStoreBackend implements StoreBackend {
   private currentTree = new VersionedTree();
-  private counters: StoreCounters = { rev: 0, liveBytes: 0, keeperTerm: 0, historyFloor: 0 };
+  private counters: StoreCounters = {
+    rev: 0,
+    liveBytes: 0,
+    keeperTerm: 0,
+    leaderTerm: 0,
+    leader: 0,
+    historyFloor: 0,
+  };
   private slot = 0;
   private events = new RevList<StoredEvent>();
   /** Oldest first: a Map keeps insertion order, so the first key is the one to forget. */
@@ -175,7 +182,7 @@ export class MemoryStoreBackend implements StoreBackend {
   installStaged(): void {
     const staging = this.staging;
     if (staging === undefined) throw new Error("MemoryStoreBackend: nothing staged to install");
-    const { slot, rev, liveBytes, keeperTerm } = staging.progress;
+    const { slot, rev, liveBytes, keeperTerm, leaderTerm, leader } = staging.progress;
     const tree = new VersionedTree();
     const sessions = new Map<string, { ttlMs: number; files: Set<string> }>();
     for (const { session, ttlMs } of staging.sessions) sessions.set(session, { ttlMs, files: new Set() });
@@ -194,7 +201,14 @@ export class MemoryStoreBackend implements StoreBackend {
     this.sessions = sessions;
     this.outcomesById = new Map(staging.outcomes.map(({ id, outcome }) => [id, outcome]));
     this.events = new RevList<StoredEvent>();
-    this.counters = { rev, liveBytes, keeperTerm: keeperTerm ?? 0, historyFloor: rev };
+    this.counters = {
+      rev,
+      liveBytes,
+      keeperTerm: keeperTerm ?? 0,
+      leaderTerm: leaderTerm ?? 0,
+      leader: leader ?? 0,
+      historyFloor: rev,
+    };
     this.slot = slot;
     this.snapshot = undefined;
     this.staging = undefined;

@@ -42,6 +42,8 @@ export type Mutation =
   | { op: "session-end"; id: string; session: string; reason?: SessionEndReason; keeperTerm?: number }
   /** The session keeper's claim of a term above the store's (core/keeper-lease.ts); consumes no rev. */
   | { op: "keeper-claim"; id: string; term: number }
+  /** The leader role moves to acceptor `leader` (its index) at `term`, above the store's (core/leader-term.ts); consumes no rev. */
+  | { op: "leader-move"; id: string; term: number; leader: number }
   /** All or nothing: consumes one rev per op when every item passes, else one. */
   | { op: "txn"; id: string; checks: TxnCheck[]; ops: TxnOp[] };
 
@@ -100,6 +102,7 @@ const opCodes = {
   sessionEnd: 6,
   txn: 7,
   keeperClaim: 8,
+  leaderMove: 9,
 } as const;
 const reasonCodes: Record<SessionEndReason | "none", number> = { none: 0, client: 1, expired: 2 };
 /** A session end's reason byte when the end is an expiry under a keeper's term (f64 term follows). */
@@ -120,6 +123,7 @@ const textDecoder = new TextDecoder();
  *   6 session-end: text session, u8 reason (0 none, 1 client, 2 expired, 3 expired under a term: f64 term)
  *   7 txn: u16 checks, each f64 rev, text path; u16 ops, each u8 op (1, 2 or 4) and that op's fields as above
  *   8 keeper-claim: f64 term
+ *   9 leader-move: f64 term, u16 leader
  * Codes 1–3 are the original layout: logs written before sessions decode unchanged.
  */
 export function encodeBatch(mutations: readonly Mutation[]): Uint8Array {
@@ -154,6 +158,12 @@ export function encodeBatch(mutations: readonly Mutation[]): Uint8Array {
         out.u8(opCodes.keeperClaim);
         out.text(m.id);
         out.f64(m.term);
+        break;
+      case "leader-move":
+        out.u8(opCodes.leaderMove);
+        out.text(m.id);
+        out.f64(m.term);
+        out.u16(m.leader, "the leader");
         break;
       case "txn":
         out.u8(opCodes.txn);
@@ -224,6 +234,11 @@ export function decodeBatch(bytes: Uint8Array): Mutation[] {
       case opCodes.keeperClaim:
         mutations.push({ op: "keeper-claim", id, term: input.f64() });
         break;
+      case opCodes.leaderMove: {
+        const term = input.f64();
+        mutations.push({ op: "leader-move", id, term, leader: input.u16() });
+        break;
+      }
       case opCodes.txn: {
         const checks: TxnCheck[] = [];
         for (let n = input.u16(); n > 0; n--) {
@@ -269,6 +284,8 @@ export function encodedSize(m: Mutation): number {
       return header + textSize(m.session) + 1 + (m.keeperTerm === undefined ? 0 : 8);
     case "keeper-claim":
       return header + 8;
+    case "leader-move":
+      return header + 8 + 2;
     case "txn": {
       let size = header + 4;
       for (const check of m.checks) size += 8 + textSize(check.path);

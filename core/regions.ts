@@ -42,6 +42,26 @@ export function hintCentre(hint: string): Coordinates | undefined {
   return centre === undefined ? undefined : { latitude: centre[0], longitude: centre[1] };
 }
 
+/**
+ * The hint among `candidates` whose region is nearest to a point: the region a
+ * write came from, for the leader's weighing (core/leader-placement.ts).
+ */
+export function nearestHint(point: Coordinates, candidates: readonly string[]): string | undefined {
+  const here: [number, number] = [point.latitude, point.longitude];
+  let best: string | undefined;
+  let bestKm = Number.POSITIVE_INFINITY;
+  for (const hint of candidates) {
+    const centre = hintCentres[hint];
+    if (centre === undefined) continue;
+    const km = distanceKm(here, centre as [number, number]);
+    if (km < bestKm) {
+      best = hint;
+      bestKm = km;
+    }
+  }
+  return best;
+}
+
 /** Great-circle distance in km between two points given in degrees. */
 function distanceKm(a: readonly [number, number], b: readonly [number, number]): number {
   const radians = Math.PI / 180;

@@ -302,6 +302,8 @@ export class Replica {
       slot: this.learner.chosenThrough,
       rev: this.store.rev,
       keeperTerm: this.store.keeperTerm,
+      leaderTerm: this.store.leaderTerm.term,
+      leader: this.store.leaderTerm.leader,
     };
     const answer = this.pin.answer(request, current, nowMs);
     if (answer.kind === "refuse") return { type: "transfer-refused", reason: answer.reason };

@@ -17,6 +17,7 @@ import { assert } from "./assert";
 import { transferChunkBytesMax, transferChunkItemsMax } from "./limits";
 import type { MutationOutcome } from "./mutation";
 import type { Slot } from "./paxos/messages";
+import type { PinnedState } from "./transfer-pin";
 import type { PresentVersion } from "./tree";
 
 /** Where a chunk starts: the parts go in this order, each in its own order. */
@@ -69,6 +70,9 @@ export type TransferReply =
       rev: number;
       /** The session keeper's term in force at the slot. */
       keeperTerm: number;
+      /** The leader's term in force at the slot, and its acceptor (core/leader-term.ts). */
+      leaderTerm: number;
+      leader: number;
       cursor: TransferCursor;
       /** Where the next chunk starts; absent when this was the last one. */
       next?: TransferCursor;
@@ -82,6 +86,9 @@ export interface StagedTransfer {
   rev: number;
   /** The session keeper's term in force at the slot (store.ts, keeper-claim). */
   keeperTerm: number;
+  /** The leader's term in force at the slot, and its acceptor (store.ts, leader-move). */
+  leaderTerm: number;
+  leader: number;
   /** Where the next chunk starts; undefined once every chunk is staged. */
   next: TransferCursor | undefined;
   /** The sum over the staged files of their path and value bytes: the store's live bytes at `rev`. */
@@ -137,7 +144,7 @@ const itemOverheadBytes = 64;
  */
 export function readTransferChunk(
   source: TransferSource,
-  pinned: { slot: Slot; rev: number; keeperTerm: number },
+  pinned: PinnedState,
   cursor: TransferCursor,
   bytesMax = transferChunkBytesMax,
   itemsMax = transferChunkItemsMax,
@@ -222,5 +229,13 @@ export function progressAfter(
   );
   let liveBytes = continuing ? staged.liveBytes : 0;
   for (const file of chunk.files) if (file.kind === "file") liveBytes += file.path.length + file.value.length;
-  return { slot: chunk.slot, rev: chunk.rev, keeperTerm: chunk.keeperTerm, next: chunk.next, liveBytes };
+  return {
+    slot: chunk.slot,
+    rev: chunk.rev,
+    keeperTerm: chunk.keeperTerm,
+    leaderTerm: chunk.leaderTerm,
+    leader: chunk.leader,
+    next: chunk.next,
+    liveBytes,
+  };
 }

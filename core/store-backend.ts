@@ -44,6 +44,9 @@ export interface StoreCounters {
   liveBytes: number;
   /** The session keeper's term in force (core/keeper-lease.ts). */
   keeperTerm: number;
+  /** The leader's term in force (core/leader-term.ts; 0: the configured leader) and its acceptor's index. */
+  leaderTerm: number;
+  leader: number;
   /** The rev a state transfer installed the store at (0: never); no history before it. */
   historyFloor: number;
 }

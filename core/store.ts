@@ -9,6 +9,7 @@
 import { isValidSessionId } from "./args";
 import { CodedError } from "./errors";
 import { compileGlob } from "./glob";
+import type { LeaderTerm } from "./leader-term";
 import {
   dedupMutationsMax,
   historyRevsDefault,
@@ -101,6 +102,8 @@ export class Store {
   private liveByteCount = 0;
   /** The session keeper's term in force (core/keeper-lease.ts): only its expiries apply. */
   private keeperTermInForce = 0;
+  /** The leader's term in force and its acceptor (core/leader-term.ts); term 0 is the configured leader. */
+  private leaderInForce: LeaderTerm = { term: 0, leader: 0 };
   /** The rev a state transfer installed this store at: no history before it (0: the store's whole life is here). */
   private historyFloor = 0;
   /** A state transfer's pinned rev (transfer-pin.ts): nothing a read at it needs is forgotten. */
@@ -118,6 +121,7 @@ export class Store {
     this.storeRev = counters.rev;
     this.liveByteCount = counters.liveBytes;
     this.keeperTermInForce = counters.keeperTerm;
+    this.leaderInForce = { term: counters.leaderTerm, leader: counters.leader };
     this.historyFloor = counters.historyFloor;
     for (const [name, value] of [
       ["historyRevs", this.historyRevs],
@@ -184,12 +188,18 @@ export class Store {
    */
   hasApplied(mutation: Mutation, outcome: MutationOutcome): boolean {
     if (mutation.op === "keeper-claim") return this.keeperTermInForce >= mutation.term;
+    if (mutation.op === "leader-move") return this.leaderInForce.term >= mutation.term;
     return this.storeRev >= outcome.rev;
   }
 
   /** The session keeper's term in force: 0 until a keeper first claims one. */
   get keeperTerm(): number {
     return this.keeperTermInForce;
+  }
+
+  /** The leader's term in force, as stored: at term 0 the configured leader leads (core/leader-term.ts). */
+  get leaderTerm(): LeaderTerm {
+    return { ...this.leaderInForce };
   }
 
   /** Applies a decided batch in order; one outcome per mutation. */
@@ -199,6 +209,8 @@ export class Store {
       rev: this.storeRev,
       liveBytes: this.liveByteCount,
       keeperTerm: this.keeperTermInForce,
+      leaderTerm: this.leaderInForce.term,
+      leader: this.leaderInForce.leader,
       historyFloor: this.historyFloor,
     });
     return outcomes;
@@ -386,6 +398,14 @@ export class Store {
       case "keeper-claim":
         if (!(mutation.term > this.keeperTermInForce)) return this.staleTerm(mutation.term, undefined);
         this.keeperTermInForce = mutation.term;
+        return { rev: this.storeRev, revsConsumed: 0 };
+      case "leader-move":
+        // Terms only rise: a move decided late, after a later one, changes nothing.
+        if (!(mutation.term > this.leaderInForce.term)) {
+          const message = `leader term ${mutation.term} is not above the term in force (${this.leaderInForce.term})`;
+          return { rev: this.storeRev, revsConsumed: 0, error: { code: "REV_MISMATCH", message } };
+        }
+        this.leaderInForce = { term: mutation.term, leader: mutation.leader };
         return { rev: this.storeRev, revsConsumed: 0 };
       case "txn":
         return this.transact(mutation.checks, mutation.ops);

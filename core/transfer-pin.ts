@@ -15,6 +15,9 @@ export interface PinnedState {
   rev: number;
   /** The session keeper's term in force at the slot: state like the rest (store.ts, keeper-claim). */
   keeperTerm: number;
+  /** The leader's term in force at the slot and its acceptor (store.ts, leader-move). */
+  leaderTerm: number;
+  leader: number;
 }
 
 export type PinAnswer =
@@ -29,7 +32,13 @@ export class TransferPin {
   /** The state held for receivers, if any. */
   get state(): PinnedState | undefined {
     return (
-      this.pinned && { slot: this.pinned.slot, rev: this.pinned.rev, keeperTerm: this.pinned.keeperTerm }
+      this.pinned && {
+        slot: this.pinned.slot,
+        rev: this.pinned.rev,
+        keeperTerm: this.pinned.keeperTerm,
+        leaderTerm: this.pinned.leaderTerm,
+        leader: this.pinned.leader,
+      }
     );
   }
 

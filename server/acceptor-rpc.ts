@@ -33,6 +33,9 @@ export interface AcceptorStatus extends ReplicaStatus {
   keeperTerm: number;
   /** Whether this acceptor holds the session keeper's role now. */
   keeper: boolean;
+  /** The leader of the writes and its term, as this replica has applied the log (server/leader-role.ts). */
+  leaderTerm: number;
+  leader: string;
 }
 
 /** What a faulty acceptor answers instead (fault switch): the caller treats it as no answer. */
@@ -41,7 +44,14 @@ export interface Unavailable {
 }
 
 /** A write proposed by an acceptor on the Worker's behalf: its outcome, or why it has none. */
-export type ProposeReply = { outcome: MutationOutcome } | { error: ErrorValue };
+export type ProposeReply = { outcome: MutationOutcome } | { error: ErrorValue } | NotLeader;
+
+/** A write asked of an acceptor that does not lead: who does, as far as its replica has applied the log. */
+export interface NotLeader {
+  notLeader: true;
+  leader: string;
+  term: number;
+}
 
 /** Whether every slot through the one asked for is chosen now. */
 export interface SyncReply {
@@ -49,8 +59,12 @@ export interface SyncReply {
 }
 
 export interface AcceptorRpc {
-  /** Proposes one mutation with this acceptor's own proposer (the "leader" write route). */
-  propose(mutation: Mutation): Promise<ProposeReply | Unavailable>;
+  /**
+   * Proposes one mutation with this acceptor's own proposer (the "leader" write route), if it leads;
+   * else names the leader. `origin`: the location hint of the region the write came from, which the
+   * leader weighs to decide where the role serves best (core/leader-placement.ts).
+   */
+  propose(mutation: Mutation, origin?: string): Promise<ProposeReply | Unavailable>;
   /**
    * Has this acceptor's own proposer choose every slot through `through`, filling holes with no-ops: a
    * read barrier above a hole asks the leader, which holds the ballot, rather than take it from it.

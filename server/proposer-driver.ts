@@ -61,6 +61,12 @@ export class ProposerDriver {
     return { ...this.core.stats };
   }
 
+  /** A new leader's ballot goes above `round`, the old leader's (Proposer.raiseRound). */
+  raiseRound(round: number): void {
+    this.core.raiseRound(round, Date.now());
+    for (const wake of [...this.wakers]) wake();
+  }
+
   /** Decides one mutation; NO_QUORUM when no majority answered before the write timeout. */
   async write(mutation: Mutation, ctx: Lifetime): Promise<MutationOutcome> {
     // Submit first: a refused command (the queue is full) throws here and must leave no waiter behind.

@@ -58,7 +58,12 @@ export interface VerbArgs {
   ops?: unknown;
   /** Reads: where the caller is, when the platform says, so that a read starts at the replica nearest to it. */
   origin?: Coordinates;
+  /** Writes: the location hint of the region the write came from, which the leader weighs (core/leader-placement.ts). */
+  region?: string;
 }
+
+/** Decides a mutation; `region`, where it came from, if known. */
+export type Propose = (mutation: Mutation, life: Lifetime, region?: string) => Promise<MutationOutcome>;
 
 /** An answer's JSON body, as both protocols send it (the WebSocket adds the frame's id). */
 export type VerbBody = Record<string, unknown>;
@@ -76,7 +81,7 @@ export class Verbs {
   constructor(
     private readonly reader: Reader,
     /** Decides a mutation: this isolate's proposer, or the leader acceptor's (see runtime.ts). */
-    private readonly propose: (mutation: Mutation, life: Lifetime) => Promise<MutationOutcome>,
+    private readonly propose: Propose,
     /** Asks the session keeper to extend these sessions (SPEC §6): one answer per session. */
     private readonly keepalive: (sessions: string[]) => Promise<KeepaliveAnswer[]>,
   ) {}
@@ -134,7 +139,11 @@ export class Verbs {
   async openSession(a: VerbArgs, life: Lifetime): Promise<{ session: string; ttl: number; rev: number }> {
     const ttlMs = args.sessionTtlMs(a.ttl);
     const id = mutationId(a.requestId);
-    const outcome = await this.write({ op: "session-open", id, session: newSessionId(), ttlMs }, life);
+    const outcome = await this.write(
+      { op: "session-open", id, session: newSessionId(), ttlMs },
+      life,
+      a.region,
+    );
     // A retried open answers with the first one's session, which the outcome carries.
     return { session: outcome.session ?? "", ttl: outcome.ttlMs ?? ttlMs, rev: outcome.rev };
   }
@@ -151,7 +160,7 @@ export class Verbs {
   async endSession(a: VerbArgs, life: Lifetime): Promise<{ session: string; rev: number }> {
     const session = args.sessionId(a.session);
     const id = mutationId(a.requestId);
-    const outcome = await this.write({ op: "session-end", id, session, reason: "client" }, life);
+    const outcome = await this.write({ op: "session-end", id, session, reason: "client" }, life, a.region);
     return { session, rev: outcome.rev };
   }
 
@@ -188,7 +197,7 @@ export class Verbs {
   async txn(a: VerbArgs, life: Lifetime): Promise<{ rev: number; results: { path: string; rev: number }[] }> {
     const { checks, ops } = args.txnBody({ checks: a.checks, ops: a.ops });
     const id = mutationId(a.requestId);
-    const outcome = await this.write({ op: "txn", id, checks, ops }, life);
+    const outcome = await this.write({ op: "txn", id, checks, ops }, life, a.region);
     return { rev: outcome.rev, results: outcome.results ?? [] };
   }
 
@@ -222,6 +231,7 @@ export class Verbs {
         ? { op: "set", id, path, rev, value }
         : { op: "set", id, path, rev, value, session },
       life,
+      a.region,
     );
     return { path, rev: outcome.rev };
   }
@@ -230,13 +240,13 @@ export class Verbs {
     const id = mutationId(a.requestId);
     const path = requiredPath(a.path);
     const rev = args.writeRev(a.rev);
-    const outcome = await this.write({ op: "del", id, path, rev }, life);
+    const outcome = await this.write({ op: "del", id, path, rev }, life, a.region);
     return { path, rev: outcome.rev };
   }
 
   async nop(a: VerbArgs, life: Lifetime): Promise<{ rev: number }> {
     const id = mutationId(a.requestId);
-    return { rev: (await this.write({ op: "nop", id }, life)).rev };
+    return { rev: (await this.write({ op: "nop", id }, life, a.region)).rev };
   }
 
   async getdir(a: VerbArgs, life: Lifetime): Promise<{ path: string; rev: number; entries: string[] }> {
@@ -287,8 +297,12 @@ export class Verbs {
     return { result: reply.result, readAt: reply.readAt };
   }
 
-  private async write(mutation: Mutation, life: Lifetime): Promise<MutationOutcome> {
-    const outcome = await this.propose(mutation, life);
+  private async write(
+    mutation: Mutation,
+    life: Lifetime,
+    region: string | undefined,
+  ): Promise<MutationOutcome> {
+    const outcome = await this.propose(mutation, life, region);
     if (outcome.error) {
       const { code, message, ...details } = outcome.error;
       // A failed check consumed its rev; the end of a session that was not alive consumed none.

@@ -15,7 +15,7 @@ import type { Env } from "./env";
 import { faultTable, setFaults } from "./faults";
 import { errorResponse, json, readBody, readJson } from "./http";
 import type { IsolateRuntime } from "./isolate-runtime";
-import { originOf } from "./origin";
+import { originOf, originRegionOf } from "./origin";
 import { connectSocket } from "./sockets";
 
 export type Args = [Env, ExecutionContext, IsolateRuntime];
@@ -54,7 +54,8 @@ router
     const requestId = mutationId(request.headers.get("Doozer-Request-Id"));
     args.writeRev(a.rev); // A missing rev is MISSING_ARG before a body is read.
     const value = await readBody(request, valueBytesMax, "the value");
-    return json(await runtime.verbs.run("SET", { ...a, value, requestId }, ctx));
+    const region = originRegionOf(request, runtime.config.faultsEnabled);
+    return json(await runtime.verbs.run("SET", { ...a, value, requestId, region }, ctx));
   })
   .delete("/v1/files/*", (request, env, ctx, runtime) => {
     const a = { ...queryArgs(request), path: pathAfter(request, "/v1/files") };
@@ -129,6 +130,7 @@ router
         };
       }),
       keeper: sessionKeeper(runtime.acceptors.names, statuses, runtime.config.leader),
+      leader: writeLeader(statuses, runtime.leader()),
     });
   })
   .get("/v1/health", async (_request, _env, _ctx, runtime) => {
@@ -149,13 +151,13 @@ router
     const [statuses, leader] = await Promise.all([
       reader.statuses(),
       config.writeRoute === "leader"
-        ? acceptors.call(config.leader, (s) => s.proposerStats()).catch(() => null)
+        ? acceptors.call(runtime.leader().leader, (s) => s.proposerStats()).catch(() => null)
         : Promise.resolve(null),
     ]);
     return json({
       writeRoute: config.writeRoute,
       proposer: proposer.stats,
-      leader: leader && { id: config.leader, ...leader },
+      leader: leader && { id: runtime.leader().leader, ...leader },
       reader: reader.stats,
       acceptors: acceptors.names.map((id, i) => ({ id, storageWrites: statuses[i]?.storageWrites ?? null })),
     });
@@ -203,6 +205,7 @@ async function verb(
   if (writeVerbs.has(name)) {
     requireWrite(access);
     a.requestId = mutationId(request.headers.get("Doozer-Request-Id"));
+    a.region = originRegionOf(request, runtime.config.faultsEnabled);
   }
   const body = await runtime.verbs.run(name, a, ctx);
   if (name === "WAIT" && body.timeout === true) return new Response(null, { status: 204 });
@@ -299,4 +302,20 @@ function sessionKeeper(
   const term = Math.max(0, ...statuses.map((s) => s?.keeperTerm ?? 0));
   const holder = names.find((_, i) => statuses[i]?.keeper === true);
   return { acceptor: holder ?? keeperOfTerm(term, names, preferred) ?? null, term };
+}
+
+/**
+ * Who leads the writes (server/leader-role.ts): the leader of the highest term
+ * any answering replica has applied, or this isolate's own view if that is
+ * higher (a replica behind the log shows an older term).
+ */
+function writeLeader(
+  statuses: readonly (AcceptorStatus | undefined)[],
+  known: { leader: string; term: number },
+): { acceptor: string; term: number } {
+  let best = { acceptor: known.leader, term: known.term };
+  for (const s of statuses) {
+    if (s !== undefined && s.leaderTerm > best.term) best = { acceptor: s.leader, term: s.leaderTerm };
+  }
+  return best;
 }

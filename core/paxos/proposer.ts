@@ -136,6 +136,23 @@ export class Proposer<C, R> {
     return token;
   }
 
+  /**
+   * Makes this proposer's next ballot rise above `round`: a new leader
+   * (core/leader-term.ts) passes the round of the ballot its own acceptor
+   * promised, the old leader's, so that it takes over with one phase 1 rather
+   * than a rejection first. A promise held at or below `round` is given up at
+   * once, without a backoff: its ballot is no longer the leader's.
+   */
+  raiseRound(round: number, now: number): void {
+    assert(Number.isSafeInteger(round) && round >= 0, () => `proposer: cannot raise to round ${round}`);
+    this.round = Math.max(this.round, round);
+    if (this.ballot && this.ballot.round <= round && this.state !== "idle") {
+      this.givePromiseUp();
+      this.retryAt = now;
+    }
+    this.advance(now);
+  }
+
   receive(from: string, reply: AcceptorReply<R>, now: number): void {
     switch (reply.type) {
       case "promised":
@@ -342,6 +359,13 @@ export class Proposer<C, R> {
 
   /** A higher ballot exists: give up the promise, keep what is decided, retry the rest after a jittered backoff. */
   private losePromise(now: number): void {
+    this.givePromiseUp();
+    this.duels = Math.min(this.duels + 1, backoffDoublingsMax);
+    const { backoffMs, backoffMsMax, random } = this.options;
+    this.retryAt = now + random() * Math.min(backoffMsMax, backoffMs * 2 ** this.duels);
+  }
+
+  private givePromiseUp(): void {
     this.state = "idle";
     this.promises = new Map();
     if (this.inflight) {
@@ -350,9 +374,6 @@ export class Proposer<C, R> {
       this.preempted = this.inflight;
       this.inflight = undefined;
     }
-    this.duels = Math.min(this.duels + 1, backoffDoublingsMax);
-    const { backoffMs, backoffMsMax, random } = this.options;
-    this.retryAt = now + random() * Math.min(backoffMsMax, backoffMs * 2 ** this.duels);
   }
 
   private noteChosenThrough(slot: Slot): void {

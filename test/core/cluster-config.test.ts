@@ -36,6 +36,9 @@ describe("parseClusterConfig: what it accepts", () => {
       retryMs: 400,
       writeRoute: "leader",
       leader: "acceptor-1",
+      leaderFollows: true,
+      leaderWindowWrites: 50,
+      leaderTermMs: 10_000,
     });
   });
 
@@ -51,7 +54,11 @@ describe("parseClusterConfig: what it accepts", () => {
       DOOZER_RPC_TIMEOUT_MS: "0500",
       DOOZER_WRITE_ROUTE: "worker",
       DOOZER_LEADER: "acceptor-6",
+      DOOZER_LEADER_FOLLOWS: "0",
+      DOOZER_LEADER_WINDOW_WRITES: "20",
+      DOOZER_LEADER_TERM_MS: "2500",
     });
+    expect([config.leaderFollows, config.leaderWindowWrites, config.leaderTermMs]).toEqual([false, 20, 2500]);
     expect(config.acceptors.map((a) => `${a.name}@${a.location}`)).toEqual([
       "acceptor-0@sam",
       "acceptor-1@eeur",
@@ -180,6 +187,14 @@ describe("parseClusterConfig: what it refuses, naming the setting", () => {
     ],
     ["a fault switch spelt true", { DOOZER_FAULTS: "true" }, "DOOZER_FAULTS", /must be 1 .* not "true"/],
     ["an unknown write route", { DOOZER_WRITE_ROUTE: "nearest" }, "DOOZER_WRITE_ROUTE", /worker or leader/],
+    ["leader-follows spelt yes", { DOOZER_LEADER_FOLLOWS: "yes" }, "DOOZER_LEADER_FOLLOWS", /1 \(on\) or 0/],
+    [
+      "a window of no writes",
+      { DOOZER_LEADER_WINDOW_WRITES: "0" },
+      "DOOZER_LEADER_WINDOW_WRITES",
+      /positive/,
+    ],
+    ["a tenure in seconds", { DOOZER_LEADER_TERM_MS: "10s" }, "DOOZER_LEADER_TERM_MS", /positive integer/],
     [
       "a leader outside the set",
       { DOOZER_ACCEPTORS: "3", DOOZER_LEADER: "acceptor-3" },

@@ -38,6 +38,8 @@ function slotMutations(slot: number): Mutation[] {
     mutations.push({ op: "session-end", id: `x${slot}`, session: `S${slot - 26}` });
   // A session keeper's claim: the term is state like the rest, and consumes no rev.
   if (slot % 17 === 0) mutations.push({ op: "keeper-claim", id: `k${slot}`, term: slot });
+  // A move of the leader role: its term is state too, and consumes no rev.
+  if (slot % 23 === 0) mutations.push({ op: "leader-move", id: `l${slot}`, term: slot, leader: slot % 5 });
   // A retry of an earlier write: applies once, answers with the first outcome.
   if (slot % 5 === 0 && slot > 10) mutations.push({ op: "nop", id: `w${slot - 10}` });
   return mutations;
@@ -171,6 +173,8 @@ describe.each(kinds)("state transfer (%s)", (_, newStorage) => {
     expect(receiver.store.liveBytes).toBe(twin.store.liveBytes);
     expect(receiver.store.keeperTerm).toBe(twin.store.keeperTerm);
     expect(receiver.store.keeperTerm).toBeGreaterThan(0);
+    expect(receiver.store.leaderTerm).toEqual(twin.store.leaderTerm);
+    expect(receiver.store.leaderTerm.term).toBeGreaterThan(0);
     expect(outcomesOf(receiver, 200)).toEqual(outcomesOf(twin, 200));
     commitSlots(twin, 201, applied);
     // Ordinary catch-up from the installed slot: the source kept its log after the pinned slot.

@@ -438,6 +438,7 @@ class Model {
       case "nop":
         return { rev: this.consume() };
       case "keeper-claim":
+      case "leader-move":
         return { rev: this.rev, revsConsumed: 0 };
       case "session-open": {
         const rev = this.consume();

@@ -47,7 +47,7 @@ describe("the stored membership", () => {
         stateMachineVersion,
       });
     }
-    expect(stateMachineVersion).toBe(3);
+    expect(stateMachineVersion).toBe(4);
   });
 
   it("makes a Worker configured for another count refuse, saying why, after the first write", async () => {

@@ -13,6 +13,15 @@
 // writes and linearizable GETs with test/lin, stale GETs and WAITs against the
 // chosen log, and the watch against the chosen log's events for its glob.
 //
+// With `leaderMoves` (test/sim/leader-moves.test.ts) the writes take the leader route, and the leader role
+// moves during the faults (core/leader-term.ts): a write goes to the proposer
+// of the acceptor that some replica, perhaps one behind the log, names as the
+// leader; the leader now and then proposes a leader-move to another acceptor;
+// a proposer that finds itself leader at a new term raises its round above
+// its acceptor's promise (Proposer.raiseRound). Every replica must agree on
+// the leader of each term, a replica's term never goes back, and no ballot is
+// used by two proposers.
+//
 // Run 1 (safety) injects faults and checks every invariant after every step.
 // Run 2 (liveness) heals everything and checks that new requests are answered
 // and every replica catches up. One seed reproduces one run exactly.
@@ -89,6 +98,8 @@ export interface SimulationOptions {
    * rule guards against.
    */
   joinRoundInFlight?: boolean;
+  /** Writes take the leader route and the leader role moves during the faults (see the top). */
+  leaderMoves?: boolean;
   /** Called with a line per notable event when tracing a seed. */
   trace?: (line: string) => void;
 }
@@ -183,6 +194,8 @@ interface ProposerNode {
   name: string;
   proposer: Proposer<Mutation, MutationOutcome>;
   incarnation: number;
+  /** The leader term this proposer last raised its round for (leader route only). */
+  ledTerm?: number;
 }
 
 interface ClientRecord {
@@ -250,6 +263,8 @@ const waitTimeoutMs = 400;
 const followEveryMs = 200;
 /** A transfer's source releases its pinned state after this long without a chunk asked for. */
 const transferPinIdleMs = 1_000;
+/** Chance per step, in the seeds with leader moves, that the leader proposes a move. */
+const leaderMoveRate = 0.004;
 const readers = 4;
 /** Worker isolates the readers go through: fewer than the readers, so some reads share rounds. */
 const readerHosts = 2;
@@ -291,6 +306,11 @@ export interface SimulationReport {
   /** Transfers a crash interrupted, and transfers that resumed from chunks staged before a crash. */
   transfersCrashed: number;
   transfersResumed: number;
+  /** Leader moves proposed, and terms that some replica applied (core/leader-term.ts). */
+  leaderMovesProposed: number;
+  leaderTerms: number;
+  /** Writes sent to a proposer whose acceptor no longer led (a replica behind the log named it). */
+  writesToFormerLeaders: number;
 }
 
 export class Simulation {
@@ -349,7 +369,16 @@ export class Simulation {
     transferRestarts: 0,
     transfersCrashed: 0,
     transfersResumed: 0,
+    leaderMovesProposed: 0,
+    leaderTerms: 0,
+    writesToFormerLeaders: 0,
   };
+  /** Each leader term's acceptor, as the first replica to apply it had it. */
+  private readonly leaderOfTerm = new Map<number, number>();
+  /** Per replica, the highest leader term seen: it never goes back, across restarts and transfers. */
+  private readonly termSeen = new Map<string, number>();
+  /** Each ballot's proposer: no two proposers ever propose at one ballot. */
+  private readonly ballotOwner = new Map<string, string>();
 
   /** (slot, ballot) → acceptors that voted, with the value: a quorum of votes means chosen. */
   private readonly votes = new Map<string, { value: Uint8Array; voters: Set<string> }>();
@@ -432,6 +461,7 @@ export class Simulation {
     const r = this.random;
     if (this.faults) this.injectFaults();
     if (this.faults && r.chance(this.options.submitRate)) this.submit("safety", commandTimeoutMs);
+    if (this.faults && this.options.leaderMoves && r.chance(leaderMoveRate)) this.moveLeader();
     if (this.faults) this.startReads();
     if (this.options.watchGlob !== undefined && this.steps === this.watchStartStep) {
       this.startWatch(this.options.watchGlob);
@@ -579,9 +609,60 @@ export class Simulation {
 
   // ---- Writes ----
 
+  /**
+   * The proposer a write goes to. Worker route: any. Leader route: the
+   * proposer of the acceptor that a replica the Worker asked names as the
+   * leader (a replica behind the log names a former one); a proposer that
+   * leads at a new term first raises its round above its acceptor's promise.
+   */
+  private proposerFor(): ProposerNode {
+    const r = this.random;
+    if (!this.options.leaderMoves) return r.pick(this.proposers);
+    const up = this.acceptors.filter((a) => a.replica);
+    // Once healed, the Workers' redirects lead to the newest term's leader; under faults, to any replica's.
+    const newestUp = () =>
+      up.reduce<Replica | undefined>((best, a) => {
+        const replica = a.replica as Replica;
+        return best === undefined || replica.store.leaderTerm.term > best.store.leaderTerm.term
+          ? replica
+          : best;
+      }, undefined);
+    const asked = up.length === 0 ? undefined : this.faults ? r.pick(up).replica : newestUp();
+    const term = asked?.store.leaderTerm ?? { term: 0, leader: 0 };
+    const newest = Math.max(0, ...this.leaderOfTerm.keys());
+    if (term.term < newest) this.counts.writesToFormerLeaders++;
+    const node = this.proposers[term.leader % this.proposers.length] as ProposerNode;
+    const own = this.acceptors[term.leader]?.replica;
+    if (term.term > (node.ledTerm ?? 0) && own) {
+      node.ledTerm = term.term;
+      node.proposer.raiseRound(own.status().promised.round, this.time);
+      this.trace(
+        `${node.name} leads at term ${term.term}: round raised above ${own.status().promised.round}`,
+      );
+      this.flushProposer(node);
+    }
+    return node;
+  }
+
+  /** The leader (as a replica names it) proposes to move the role to another acceptor, at the next term. */
+  private moveLeader(): void {
+    const r = this.random;
+    const node = this.proposerFor();
+    const own = this.acceptors.find((a) => a.replica)?.replica;
+    const term = own?.store.leaderTerm ?? { term: 0, leader: 0 };
+    const to = (term.leader + 1 + r.int(this.options.acceptors - 1)) % this.options.acceptors;
+    const id = `${node.name}/${node.incarnation}/${this.nextMutation++}`;
+    const mutation: Mutation = { op: "leader-move", id, term: term.term + 1, leader: to };
+    this.clients.set(id, { mutation, submittedAt: this.time, phase: "safety" });
+    this.counts.leaderMovesProposed++;
+    this.trace(`${node.name} proposes leader-move to acceptor-${to} at term ${term.term + 1}`);
+    node.proposer.submit(mutation, this.time + commandTimeoutMs, this.time);
+    this.flushProposer(node);
+  }
+
   private submit(phase: ClientRecord["phase"], timeoutMs: number): void {
     const r = this.random;
-    const node = r.pick(this.proposers);
+    const node = this.proposerFor();
     const path = `/k${r.int(this.options.keys)}`;
     const id = `${node.name}/${node.incarnation}/${this.nextMutation++}`;
     const kind = r.int(10);
@@ -768,8 +849,10 @@ export class Simulation {
   ): AcceptorReply<MutationOutcome> {
     switch (message.type) {
       case "prepare":
+        this.ownBallot(message.ballot, from);
         return replica.prepare(message);
       case "accept": {
+        this.ownBallot(message.ballot, from);
         const reply = replica.accept(message);
         if (reply.type === "rejected") this.staleAccepts++;
         if (reply.type === "accepted") {
@@ -1184,7 +1267,10 @@ export class Simulation {
 
   /** Has the reader's isolate proposer choose every slot through `through`. */
   private sync(reader: ReaderNode, through: Slot, done: (synced: boolean) => void): void {
-    const node = this.proposers[reader.host.proposerIndex % this.proposers.length] as ProposerNode;
+    // On the leader route a read barrier asks the leader to sync (server/runtime.ts, syncViaLeader).
+    const node = this.options.leaderMoves
+      ? this.proposerFor()
+      : (this.proposers[reader.host.proposerIndex % this.proposers.length] as ProposerNode);
     const token = node.proposer.sync(through, this.time + commandTimeoutMs, this.time);
     const key = `${node.name}.${node.incarnation}.${token}`;
     let finished = false;
@@ -1602,10 +1688,36 @@ export class Simulation {
     this.reference.advance(this.chosen);
   }
 
+  /** A ballot is one proposer's: two leaders never propose at one ballot. */
+  private ownBallot(ballot: { round: number; proposer: string }, from: string): void {
+    const key = formatBallot(ballot);
+    const owner = this.ballotOwner.get(key);
+    if (owner === undefined) this.ballotOwner.set(key, from);
+    else if (owner !== from) throw new SafetyViolation(`ballot ${key} proposed by ${owner} and ${from}`);
+  }
+
+  /** Every replica names the same leader for a term, and a replica's term never goes back. */
+  private checkLeaderTerms(node: AcceptorNode, replica: Replica): void {
+    const { term, leader } = replica.store.leaderTerm;
+    const before = this.termSeen.get(node.name) ?? 0;
+    if (term < before)
+      throw new SafetyViolation(`${node.name}'s leader term went back from ${before} to ${term}`);
+    this.termSeen.set(node.name, term);
+    if (term === 0) return;
+    const known = this.leaderOfTerm.get(term);
+    if (known === undefined) {
+      this.leaderOfTerm.set(term, leader);
+      this.counts.leaderTerms++;
+    } else if (known !== leader) {
+      throw new SafetyViolation(`leader term ${term} names acceptor-${known} and acceptor-${leader}`);
+    }
+  }
+
   private checkInvariants(): void {
     for (const node of this.acceptors) {
       const replica = node.replica;
       if (!replica) continue;
+      this.checkLeaderTerms(node, replica);
       const from = (this.checkedThrough.get(node.name) ?? 0) + 1;
       const through = replica.chosenThrough;
       if (through < from) continue;
