@@ -358,7 +358,8 @@ describe("the viewer on the local cluster", () => {
     await expect.poll(() => item.count()).toBe(1);
     expect(await textOf(item.locator(".id"))).toBe(short);
     expect(await textOf(item.locator(".ttl"))).toBe("ttl 1 min");
-    expect(await textOf(item.locator(".count"))).toBe("2 files");
+    // The panel polls the sessions apart from the tree's watch: a poll between the two PUTs shows one file.
+    await expect.poll(() => textOf(item.locator(".count"))).toBe("2 files");
     await item.locator("summary").click();
     expect(await item.locator("button[data-path]").allTextContents()).toEqual([
       "/app/leader",
