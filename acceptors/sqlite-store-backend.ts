@@ -27,6 +27,25 @@ const kindCodes = { none: 0, file: 1, dir: 2 } as const;
 const opCodes = { set: 1, del: 2 } as const;
 /** Names read per query while listing a directory, so that a large one is never loaded whole. */
 const namesPageSize = 256;
+/** Rows of the queue of versions written read ahead per query, for forgetBefore. */
+const writtenPageSize = 64;
+/** Paths whose newest version (or whose having none) is kept in memory; each costs about a row's bytes. */
+const latestRowsMax = 4_096;
+
+/** A version's row without its value. */
+interface VersionRow {
+  rev: number;
+  kind: number;
+  size: number;
+  session: string | null;
+}
+
+/** A row of the queue of versions written. */
+interface WrittenRow {
+  seq: number;
+  rev: number;
+  path: string;
+}
 
 const schema = [
   `CREATE TABLE IF NOT EXISTS store_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
@@ -136,14 +155,31 @@ function cost(key: string, value: Uint8Array): number {
 }
 
 class SqliteTree implements TreeStore {
+  /**
+   * No tree write is at a rev above this one. It may be above the newest
+   * write (entriesAt then takes its slower path), never below: at load it is
+   * the store's rev, saved with every batch; tree_latest_rev is read for
+   * stores saved before that, and no longer written with every write.
+   */
   private latestRev: number;
+  /**
+   * Each path's newest version row, or null for a path with no history: the
+   * apply of a write reads it several times (the check, the write, the
+   * parent's), and forgetBefore once more. Memory follows SQLite because a
+   * failed apply ends the object (acceptor-object.ts, `applying`), so no
+   * rolled-back row outlives its transaction here.
+   */
+  private readonly latestRows = new Map<string, VersionRow | null>();
+  /** The front of store_written, read ahead; rows taken from it are deleted before the next read. */
+  private written: WrittenRow[] = [];
+  private writtenNext = 0;
 
   constructor(
     private readonly sql: SqlExec,
-    private readonly backend: SqliteStoreBackend,
+    backend: SqliteStoreBackend,
     private readonly cache: ValueCache,
   ) {
-    this.latestRev = backend.stateValue("tree_latest_rev");
+    this.latestRev = Math.max(backend.stateValue("tree_latest_rev"), backend.stateValue("rev"));
   }
 
   current(path: string): PresentVersion | undefined {
@@ -211,10 +247,10 @@ class SqliteTree implements TreeStore {
   write(path: string, version: Version): void {
     if (path === rootPath) throw new Error("SqliteTree.write: the root is never written");
     const parent = parentOf(path);
-    if (!this.hasHistory(parent)) throw new Error(`SqliteTree.write: ${path} has no parent history`);
-    const known = this.hasHistory(path);
-    const last = known ? this.lastVersionRow(path, Number.MAX_SAFE_INTEGER) : undefined;
-    if (!known) {
+    const last = this.latestRow(path) ?? undefined;
+    // A path with history has a parent with history: a parent is dropped only after its children.
+    if (last === undefined) {
+      if (!this.hasHistory(parent)) throw new Error(`SqliteTree.write: ${path} has no parent history`);
       this.sql.exec(
         `INSERT INTO store_paths (path, parent, name, live_children) VALUES (?, ?, ?, 0)`,
         path,
@@ -227,6 +263,7 @@ class SqliteTree implements TreeStore {
       () => `sqlite store: ${path} written at rev ${version.rev} after rev ${last?.rev}`,
     );
     const wasPresent = last !== undefined && last.kind !== kindCodes.none;
+    const session = version.kind === "file" ? (version.session ?? null) : null;
     if (version.kind === "file") {
       this.sql.exec(
         `INSERT INTO store_versions (path, rev, kind, size, value, session) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -235,7 +272,7 @@ class SqliteTree implements TreeStore {
         kindCodes.file,
         version.size,
         version.value,
-        version.session ?? null,
+        session,
       );
       this.cache.put(cacheKey(path, version.rev), version.value);
     } else {
@@ -247,10 +284,13 @@ class SqliteTree implements TreeStore {
       );
     }
     this.sql.exec(`INSERT INTO store_written (rev, path) VALUES (?, ?)`, version.rev, path);
-    if (version.rev !== this.latestRev) {
-      this.latestRev = version.rev;
-      this.backend.setStateValue("tree_latest_rev", version.rev);
-    }
+    this.setLatestRow(path, {
+      rev: version.rev,
+      kind: kindCodes[version.kind],
+      size: version.kind === "file" ? version.size : 0,
+      session,
+    });
+    if (version.rev > this.latestRev) this.latestRev = version.rev;
     const isPresent = version.kind !== "none";
     if (wasPresent !== isPresent) {
       this.sql.exec(
@@ -262,14 +302,24 @@ class SqliteTree implements TreeStore {
   }
 
   forgetBefore(oldest: number): void {
+    let taken: number | undefined;
     for (;;) {
-      const next = this.sql
-        .exec(`SELECT seq, rev, path FROM store_written ORDER BY seq LIMIT 1`)
-        .toArray()[0];
-      if (next === undefined || (next.rev as number) > oldest) return;
-      this.sql.exec(`DELETE FROM store_written WHERE seq = ?`, next.seq as number);
-      this.forgetPathBefore(next.path as string, oldest);
+      if (this.writtenNext === this.written.length) {
+        // The rows taken go before the next read, which starts at the front again.
+        if (taken !== undefined) this.sql.exec(`DELETE FROM store_written WHERE seq <= ?`, taken);
+        taken = undefined;
+        this.written = this.sql
+          .exec(`SELECT seq, rev, path FROM store_written ORDER BY seq LIMIT ?`, writtenPageSize)
+          .toArray() as unknown as WrittenRow[];
+        this.writtenNext = 0;
+      }
+      const next = this.written[this.writtenNext];
+      if (next === undefined || next.rev > oldest) break;
+      this.writtenNext++;
+      taken = next.seq;
+      this.forgetPathBefore(next.path, oldest);
     }
+    if (taken !== undefined) this.sql.exec(`DELETE FROM store_written WHERE seq <= ?`, taken);
   }
 
   presentAt(rev: number, afterPath: string, limit: number): { path: string; version: PresentVersion }[] {
@@ -297,6 +347,9 @@ class SqliteTree implements TreeStore {
   installed(rev: number): void {
     this.latestRev = rev;
     this.cache.clear();
+    this.latestRows.clear();
+    this.written = [];
+    this.writtenNext = 0;
   }
 
   debugSizes(): { paths: number; versions: number; pendingVersions: number } {
@@ -327,39 +380,79 @@ class SqliteTree implements TreeStore {
     return value;
   }
 
+  /** Drops the versions of `path` that no read at `oldest` or later sees, and the path once it has none. */
   private forgetPathBefore(path: string, oldest: number): void {
-    if (!this.hasHistory(path)) return; // already dropped on an earlier version's turn
-    const inForce = this.lastVersionRow(path, oldest);
-    if (inForce !== undefined) {
-      this.sql.exec(`DELETE FROM store_versions WHERE path = ? AND rev < ?`, path, inForce.rev as number);
+    const latest = this.latestRow(path);
+    if (latest === null) return; // already dropped on an earlier version's turn
+    if (latest.rev > oldest) {
+      // The version in force at `oldest` stays, and every one after it.
+      this.sql.exec(
+        `DELETE FROM store_versions WHERE path = ?1
+           AND rev < (SELECT max(rev) FROM store_versions WHERE path = ?1 AND rev <= ?2)`,
+        path,
+        oldest,
+      );
+      return;
     }
-    const rows = this.sql
-      .exec(`SELECT rev, kind FROM store_versions WHERE path = ? ORDER BY rev LIMIT 2`, path)
-      .toArray();
-    const only = rows.length === 1 ? rows[0] : undefined;
-    if (only === undefined || only.kind !== kindCodes.none || (only.rev as number) > oldest) return;
-    // A child is absent whenever its parent is, and its last version was queued no later, so it is gone already.
+    if (latest.kind !== kindCodes.none) {
+      this.sql.exec(`DELETE FROM store_versions WHERE path = ? AND rev < ?`, path, latest.rev);
+      return;
+    }
+    // Absent since before `oldest`: the path goes. A child is absent whenever its parent is,
+    // and its last version was queued no later, so it is gone already.
     const child = this.sql.exec(`SELECT 1 FROM store_paths WHERE parent = ? LIMIT 1`, path).toArray();
     assert(child.length === 0, () => `sqlite store: dropping ${path} before its children`);
     this.sql.exec(`DELETE FROM store_versions WHERE path = ?`, path);
     this.sql.exec(`DELETE FROM store_paths WHERE path = ?`, path);
+    this.setLatestRow(path, null);
   }
 
   private hasHistory(path: string): boolean {
-    return this.sql.exec(`SELECT 1 FROM store_paths WHERE path = ?`, path).toArray().length > 0;
+    return this.latestRow(path) !== null;
   }
 
-  private lastVersionRow(path: string, atRev: number): Record<string, unknown> | undefined {
+  /** The newest version row of `path`, or null when it has no history. */
+  private latestRow(path: string): VersionRow | null {
+    const known = this.latestRows.get(path);
+    if (known !== undefined) return known;
+    const row = this.sql
+      .exec(
+        `SELECT rev, kind, size, session FROM store_versions WHERE path = ? ORDER BY rev DESC LIMIT 1`,
+        path,
+      )
+      .toArray()[0] as unknown as VersionRow | undefined;
+    const latest =
+      row === undefined ? null : { rev: row.rev, kind: row.kind, size: row.size, session: row.session };
+    this.setLatestRow(path, latest);
+    return latest;
+  }
+
+  private setLatestRow(path: string, row: VersionRow | null): void {
+    this.latestRows.delete(path);
+    this.latestRows.set(path, row);
+    if (this.latestRows.size > latestRowsMax) {
+      const oldest = this.latestRows.keys().next();
+      if (oldest.done !== true) this.latestRows.delete(oldest.value);
+    }
+  }
+
+  private lastVersionRow(path: string, atRev: number): VersionRow | undefined {
+    const latest = this.latestRow(path);
+    if (latest === null) return undefined;
+    if (latest.rev <= atRev) return latest;
     return this.sql
       .exec(
         `SELECT rev, kind, size, session FROM store_versions WHERE path = ? AND rev <= ? ORDER BY rev DESC LIMIT 1`,
         path,
         atRev,
       )
-      .toArray()[0];
+      .toArray()[0] as unknown as VersionRow | undefined;
   }
 
-  private present(row: Record<string, unknown> | undefined, path: string): PresentVersion | undefined {
+  private present(
+    row: VersionRow | Record<string, unknown> | undefined,
+    path: string,
+  ): PresentVersion | undefined {
     if (row === undefined || row.kind === kindCodes.none) return undefined;
     const rev = row.rev as number;
     if (row.kind === kindCodes.dir) return { rev, kind: "dir" };
@@ -381,6 +474,8 @@ function cacheKey(path: string, rev: number): string {
 
 export class SqliteStoreBackend implements StoreBackend {
   readonly tree: SqliteTree;
+  /** keeper_term as stored, once read: saveCounters writes it only when it changes. */
+  private savedKeeperTerm: number | undefined;
 
   constructor(
     private readonly sql: SqlExec,
@@ -416,10 +511,11 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   loadCounters(): StoreCounters {
+    this.savedKeeperTerm = this.stateValue("keeper_term");
     return {
       rev: this.stateValue("rev"),
       liveBytes: this.stateValue("live_bytes"),
-      keeperTerm: this.stateValue("keeper_term"),
+      keeperTerm: this.savedKeeperTerm,
       historyFloor: this.stateValue("history_floor"),
     };
   }
@@ -427,9 +523,12 @@ export class SqliteStoreBackend implements StoreBackend {
   saveCounters(counters: StoreCounters): void {
     this.setStateValue("rev", counters.rev);
     this.setStateValue("live_bytes", counters.liveBytes);
-    // It changes only when a keeper takes over: one row write saved per batch.
-    if (counters.keeperTerm !== this.stateValue("keeper_term"))
+    // It changes only when a keeper takes over: one row write saved per batch, and its read too.
+    this.savedKeeperTerm ??= this.stateValue("keeper_term");
+    if (counters.keeperTerm !== this.savedKeeperTerm) {
       this.setStateValue("keeper_term", counters.keeperTerm);
+      this.savedKeeperTerm = counters.keeperTerm;
+    }
     // Written only by a state transfer's install (below); it never changes while slots apply.
   }
 
@@ -682,6 +781,7 @@ export class SqliteStoreBackend implements StoreBackend {
     this.setStateValue("live_bytes", liveBytes);
     this.setStateValue("history_floor", rev);
     this.setStateValue("keeper_term", keeperTerm ?? 0);
+    this.savedKeeperTerm = keeperTerm ?? 0;
     this.setStateValue("applied_slot", slot);
     this.setStateValue("tree_latest_rev", rev);
     this.clearStaged();
