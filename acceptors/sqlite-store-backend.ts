@@ -476,6 +476,13 @@ export class SqliteStoreBackend implements StoreBackend {
   readonly tree: SqliteTree;
   /** keeper_term as stored, once read: saveCounters writes it only when it changes. */
   private savedKeeperTerm: number | undefined;
+  /**
+   * No event has a rev below this one, nor an outcome a seq below that one
+   * (undefined until read): the deletes that keep each table to its window
+   * run only when they have a row to delete. Memory follows SQLite as in SqliteTree.
+   */
+  private eventsFloorRev: number | undefined;
+  private outcomesFloorSeq: number | undefined;
 
   constructor(
     private readonly sql: SqlExec,
@@ -541,6 +548,7 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   pushEvent(event: StoredEvent): void {
+    if (this.eventsFloorRev !== undefined) this.eventsFloorRev = Math.min(this.eventsFloorRev, event.rev);
     this.sql.exec(
       `INSERT INTO store_events (rev, path, op, session) VALUES (?, ?, ?, ?)`,
       event.rev,
@@ -567,7 +575,10 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   forgetEventsBefore(oldest: number): void {
+    this.eventsFloorRev ??= this.minimum("rev", "store_events");
+    if (oldest <= this.eventsFloorRev) return;
     this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, oldest);
+    this.eventsFloorRev = oldest;
   }
 
   eventCount(): number {
@@ -588,8 +599,12 @@ export class SqliteStoreBackend implements StoreBackend {
       )
       .toArray()[0];
     assert(typeof row?.seq === "number", "sqlite store: an outcome row without its seq");
+    this.outcomesFloorSeq = Math.min(this.outcomesFloorSeq ?? this.minimum("seq", "store_outcomes"), row.seq);
     // Rows go in at the back and leave at the front, so their seqs are one run: the oldest beyond idsMax are those below.
-    this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, row.seq - idsMax);
+    const through = row.seq - idsMax;
+    if (through < this.outcomesFloorSeq) return;
+    this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, through);
+    this.outcomesFloorSeq = through + 1;
   }
 
   outcomeCount(): number {
@@ -782,6 +797,8 @@ export class SqliteStoreBackend implements StoreBackend {
     this.setStateValue("history_floor", rev);
     this.setStateValue("keeper_term", keeperTerm ?? 0);
     this.savedKeeperTerm = keeperTerm ?? 0;
+    this.eventsFloorRev = undefined;
+    this.outcomesFloorSeq = undefined;
     this.setStateValue("applied_slot", slot);
     this.setStateValue("tree_latest_rev", rev);
     this.clearStaged();
@@ -791,6 +808,12 @@ export class SqliteStoreBackend implements StoreBackend {
 
   private count(table: string): number {
     return this.sql.exec(`SELECT count(*) AS n FROM ${table}`).toArray()[0]?.n as number;
+  }
+
+  /** The least value of an integer column, or +Infinity when the table is empty. */
+  private minimum(column: string, table: string): number {
+    const value = this.sql.exec(`SELECT min(${column}) AS m FROM ${table}`).toArray()[0]?.m;
+    return typeof value === "number" ? value : Number.POSITIVE_INFINITY;
   }
 }
 
