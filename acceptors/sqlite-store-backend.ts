@@ -170,6 +170,8 @@ class SqliteTree implements TreeStore {
    * rolled-back row outlives its transaction here.
    */
   private readonly latestRows = new Map<string, VersionRow | null>();
+  /** Directories' live_children as read or written, kept the same way: a new file's check reads its parent's. */
+  private readonly liveChildren = new Map<string, number>();
   /** The front of store_written, read ahead; rows taken from it are deleted before the next read. */
   private written: WrittenRow[] = [];
   private writtenNext = 0;
@@ -191,8 +193,12 @@ class SqliteTree implements TreeStore {
   }
 
   liveEntryCount(dir: string): number {
+    const known = this.liveChildren.get(dir);
+    if (known !== undefined) return known;
     const row = this.sql.exec(`SELECT live_children FROM store_paths WHERE path = ?`, dir).toArray()[0];
-    return row === undefined ? 0 : (row.live_children as number);
+    const count = row === undefined ? 0 : (row.live_children as number);
+    keepBounded(this.liveChildren, dir, count);
+    return count;
   }
 
   *entriesAt(dir: string, rev: number, offset = 0): Generator<Entry> {
@@ -298,6 +304,8 @@ class SqliteTree implements TreeStore {
         isPresent ? 1 : -1,
         parent,
       );
+      const count = this.liveChildren.get(parent);
+      if (count !== undefined) keepBounded(this.liveChildren, parent, count + (isPresent ? 1 : -1));
     }
   }
 
@@ -348,6 +356,7 @@ class SqliteTree implements TreeStore {
     this.latestRev = rev;
     this.cache.clear();
     this.latestRows.clear();
+    this.liveChildren.clear();
     this.written = [];
     this.writtenNext = 0;
   }
@@ -405,6 +414,7 @@ class SqliteTree implements TreeStore {
     this.sql.exec(`DELETE FROM store_versions WHERE path = ?`, path);
     this.sql.exec(`DELETE FROM store_paths WHERE path = ?`, path);
     this.setLatestRow(path, null);
+    this.liveChildren.delete(path);
   }
 
   private hasHistory(path: string): boolean {
@@ -428,12 +438,7 @@ class SqliteTree implements TreeStore {
   }
 
   private setLatestRow(path: string, row: VersionRow | null): void {
-    this.latestRows.delete(path);
-    this.latestRows.set(path, row);
-    if (this.latestRows.size > latestRowsMax) {
-      const oldest = this.latestRows.keys().next();
-      if (oldest.done !== true) this.latestRows.delete(oldest.value);
-    }
+    keepBounded(this.latestRows, path, row);
   }
 
   private lastVersionRow(path: string, atRev: number): VersionRow | undefined {
@@ -465,6 +470,16 @@ class SqliteTree implements TreeStore {
 
   private count(table: string): number {
     return this.sql.exec(`SELECT count(*) AS n FROM ${table}`).toArray()[0]?.n as number;
+  }
+}
+
+/** Sets `key` as the newest entry of `map`, and drops the oldest beyond latestRowsMax. */
+function keepBounded<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > latestRowsMax) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
   }
 }
 
