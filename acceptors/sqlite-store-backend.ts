@@ -27,6 +27,8 @@ const kindCodes = { none: 0, file: 1, dir: 2 } as const;
 const opCodes = { set: 1, del: 2 } as const;
 /** Names read per query while listing a directory, so that a large one is never loaded whole. */
 const namesPageSize = 256;
+/** Mutation ids per query when a batch's outcomes are read at once (a Durable Object binds at most 100 values). */
+const outcomesPerQuery = 64;
 /** Rows of the queue of versions written read ahead per query, for forgetBefore. */
 const writtenPageSize = 64;
 /** Paths whose newest version (or whose having none) is kept in memory; each costs about a row's bytes. */
@@ -498,6 +500,13 @@ export class SqliteStoreBackend implements StoreBackend {
    */
   private eventsFloorRev: number | undefined;
   private outcomesFloorSeq: number | undefined;
+  /**
+   * During a batch (startBatch): the stored outcomes of its ids, read in one
+   * query per chunk, and those remembered since, by id; none below
+   * `batchTrimmedSeq` is still stored.
+   */
+  private batch: { ids: Set<string>; rows: Map<string, { seq: number; outcome: string }> } | undefined;
+  private batchTrimmedSeq = 0;
 
   constructor(
     private readonly sql: SqlExec,
@@ -600,26 +609,55 @@ export class SqliteStoreBackend implements StoreBackend {
     return this.count("store_events");
   }
 
+  startBatch(ids: readonly string[]): void {
+    const rows = new Map<string, { seq: number; outcome: string }>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += outcomesPerQuery) {
+      const chunk = unique.slice(i, i + outcomesPerQuery);
+      const found = this.sql
+        .exec(
+          `SELECT seq, id, outcome FROM store_outcomes WHERE id IN (${chunk.map(() => "?").join(", ")})`,
+          ...chunk,
+        )
+        .toArray();
+      for (const row of found)
+        rows.set(row.id as string, { seq: row.seq as number, outcome: row.outcome as string });
+    }
+    this.batch = { ids: new Set(unique), rows };
+    this.batchTrimmedSeq = 0;
+  }
+
+  endBatch(): void {
+    this.batch = undefined;
+  }
+
   outcome(id: string): MutationOutcome | undefined {
+    if (this.batch?.ids.has(id)) {
+      const row = this.batch.rows.get(id);
+      if (row === undefined || row.seq <= this.batchTrimmedSeq) return undefined;
+      return deepFreeze(JSON.parse(row.outcome) as MutationOutcome);
+    }
     const row = this.sql.exec(`SELECT outcome FROM store_outcomes WHERE id = ?`, id).toArray()[0];
     return row === undefined ? undefined : deepFreeze(JSON.parse(row.outcome as string) as MutationOutcome);
   }
 
   remember(id: string, outcome: MutationOutcome, idsMax: number): void {
+    const json = JSON.stringify(outcome);
     const row = this.sql
-      .exec(
-        `INSERT INTO store_outcomes (id, outcome) VALUES (?, ?) RETURNING seq`,
-        id,
-        JSON.stringify(outcome),
-      )
+      .exec(`INSERT INTO store_outcomes (id, outcome) VALUES (?, ?) RETURNING seq`, id, json)
       .toArray()[0];
     assert(typeof row?.seq === "number", "sqlite store: an outcome row without its seq");
+    if (this.batch !== undefined) {
+      this.batch.ids.add(id);
+      this.batch.rows.set(id, { seq: row.seq, outcome: json });
+    }
     this.outcomesFloorSeq = Math.min(this.outcomesFloorSeq ?? this.minimum("seq", "store_outcomes"), row.seq);
     // Rows go in at the back and leave at the front, so their seqs are one run: the oldest beyond idsMax are those below.
     const through = row.seq - idsMax;
     if (through < this.outcomesFloorSeq) return;
     this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, through);
     this.outcomesFloorSeq = through + 1;
+    this.batchTrimmedSeq = Math.max(this.batchTrimmedSeq, through);
   }
 
   outcomeCount(): number {
