@@ -160,10 +160,11 @@ class SqliteTree implements TreeStore {
   /**
    * No tree write is at a rev above this one. It may be above the newest
    * write (entriesAt then takes its slower path), never below: at load it is
-   * the store's rev, saved with every batch; tree_latest_rev is read for
-   * stores saved before that, and no longer written with every write.
+   * the larger of tree_latest_rev and the store's rev. tree_latest_rev is
+   * saved once a batch (saveCounters), not with every write, and stays exact
+   * for a version of this file that reads it alone.
    */
-  private latestRev: number;
+  latestRev: number;
   /**
    * Each path's newest version row, or null for a path with no history: the
    * apply of a write reads it several times (the check, the write, the
@@ -493,6 +494,8 @@ export class SqliteStoreBackend implements StoreBackend {
   readonly tree: SqliteTree;
   /** keeper_term as stored, once read: saveCounters writes it only when it changes. */
   private savedKeeperTerm: number | undefined;
+  /** tree_latest_rev as stored, once read. */
+  private savedTreeLatestRev: number | undefined;
   /**
    * No event has a rev below this one, nor an outcome a seq below that one
    * (undefined until read): the deletes that keep each table to its window
@@ -560,7 +563,12 @@ export class SqliteStoreBackend implements StoreBackend {
       this.setStateValue("keeper_term", counters.keeperTerm);
       this.savedKeeperTerm = counters.keeperTerm;
     }
-    // Written only by a state transfer's install (below); it never changes while slots apply.
+    this.savedTreeLatestRev ??= this.stateValue("tree_latest_rev");
+    if (this.tree.latestRev !== this.savedTreeLatestRev) {
+      this.setStateValue("tree_latest_rev", this.tree.latestRev);
+      this.savedTreeLatestRev = this.tree.latestRev;
+    }
+    // history_floor: written only by a state transfer's install (below); it never changes while slots apply.
   }
 
   appliedSlot(): number {
@@ -850,6 +858,7 @@ export class SqliteStoreBackend implements StoreBackend {
     this.setStateValue("history_floor", rev);
     this.setStateValue("keeper_term", keeperTerm ?? 0);
     this.savedKeeperTerm = keeperTerm ?? 0;
+    this.savedTreeLatestRev = rev;
     this.eventsFloorRev = undefined;
     this.outcomesFloorSeq = undefined;
     this.setStateValue("applied_slot", slot);
