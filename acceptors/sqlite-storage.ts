@@ -13,6 +13,13 @@ export class SqliteStorage implements ReplicaStorage {
   readonly storeBackend: SqliteStoreBackend;
   /** Set inside a transaction, so that a nested one joins it rather than opening another. */
   private inTransaction = false;
+  /**
+   * The meta rows read or written since start (undefined: known to be
+   * missing), so that an accept does not write the promise it holds already,
+   * nor a trim read the trimmed slot. Every meta write goes through setMeta;
+   * a transaction that throws empties it, since its writes rolled back.
+   */
+  private readonly metaKnown = new Map<string, string | undefined>();
 
   constructor(private readonly storage: DurableObjectStorage) {
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
@@ -31,6 +38,9 @@ export class SqliteStorage implements ReplicaStorage {
     this.inTransaction = true;
     try {
       return this.storage.transactionSync(work);
+    } catch (error) {
+      this.metaKnown.clear();
+      throw error;
     } finally {
       this.inTransaction = false;
     }
@@ -141,16 +151,22 @@ export class SqliteStorage implements ReplicaStorage {
   }
 
   getMeta(key: string): string | undefined {
-    return this.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]
-      ?.value;
+    if (this.metaKnown.has(key)) return this.metaKnown.get(key);
+    const value = this.storage.sql
+      .exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key)
+      .toArray()[0]?.value;
+    this.metaKnown.set(key, value);
+    return value;
   }
 
   setMeta(key: string, value: string): void {
+    if (this.metaKnown.has(key) && this.metaKnown.get(key) === value) return;
     this.storage.sql.exec(
       `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
       key,
       value,
     );
+    this.metaKnown.set(key, value);
   }
 
   private writePromise(promised: Ballot): void {

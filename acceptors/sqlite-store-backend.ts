@@ -27,6 +27,27 @@ const kindCodes = { none: 0, file: 1, dir: 2 } as const;
 const opCodes = { set: 1, del: 2 } as const;
 /** Names read per query while listing a directory, so that a large one is never loaded whole. */
 const namesPageSize = 256;
+/** Mutation ids per query when a batch's outcomes are read at once (a Durable Object binds at most 100 values). */
+const outcomesPerQuery = 64;
+/** Rows of the queue of versions written read ahead per query, for forgetBefore. */
+const writtenPageSize = 64;
+/** Paths whose newest version (or whose having none) is kept in memory; each costs about a row's bytes. */
+const latestRowsMax = 4_096;
+
+/** A version's row without its value. */
+interface VersionRow {
+  rev: number;
+  kind: number;
+  size: number;
+  session: string | null;
+}
+
+/** A row of the queue of versions written. */
+interface WrittenRow {
+  seq: number;
+  rev: number;
+  path: string;
+}
 
 const schema = [
   `CREATE TABLE IF NOT EXISTS store_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
@@ -136,14 +157,34 @@ function cost(key: string, value: Uint8Array): number {
 }
 
 class SqliteTree implements TreeStore {
-  private latestRev: number;
+  /**
+   * No tree write is at a rev above this one. It may be above the newest
+   * write (entriesAt then takes its slower path), never below: at load it is
+   * the larger of tree_latest_rev and the store's rev. tree_latest_rev is
+   * saved once a batch (saveCounters), not with every write, and stays exact
+   * for a version of this file that reads it alone.
+   */
+  latestRev: number;
+  /**
+   * Each path's newest version row, or null for a path with no history: the
+   * apply of a write reads it several times (the check, the write, the
+   * parent's), and forgetBefore once more. Memory follows SQLite because a
+   * failed apply ends the object (acceptor-object.ts, `applying`), so no
+   * rolled-back row outlives its transaction here.
+   */
+  private readonly latestRows = new Map<string, VersionRow | null>();
+  /** Directories' live_children as read or written, kept the same way: a new file's check reads its parent's. */
+  private readonly liveChildren = new Map<string, number>();
+  /** The front of store_written, read ahead; rows taken from it are deleted before the next read. */
+  private written: WrittenRow[] = [];
+  private writtenNext = 0;
 
   constructor(
     private readonly sql: SqlExec,
-    private readonly backend: SqliteStoreBackend,
+    backend: SqliteStoreBackend,
     private readonly cache: ValueCache,
   ) {
-    this.latestRev = backend.stateValue("tree_latest_rev");
+    this.latestRev = Math.max(backend.stateValue("tree_latest_rev"), backend.stateValue("rev"));
   }
 
   current(path: string): PresentVersion | undefined {
@@ -155,8 +196,12 @@ class SqliteTree implements TreeStore {
   }
 
   liveEntryCount(dir: string): number {
+    const known = this.liveChildren.get(dir);
+    if (known !== undefined) return known;
     const row = this.sql.exec(`SELECT live_children FROM store_paths WHERE path = ?`, dir).toArray()[0];
-    return row === undefined ? 0 : (row.live_children as number);
+    const count = row === undefined ? 0 : (row.live_children as number);
+    keepBounded(this.liveChildren, dir, count);
+    return count;
   }
 
   *entriesAt(dir: string, rev: number, offset = 0): Generator<Entry> {
@@ -211,10 +256,10 @@ class SqliteTree implements TreeStore {
   write(path: string, version: Version): void {
     if (path === rootPath) throw new Error("SqliteTree.write: the root is never written");
     const parent = parentOf(path);
-    if (!this.hasHistory(parent)) throw new Error(`SqliteTree.write: ${path} has no parent history`);
-    const known = this.hasHistory(path);
-    const last = known ? this.lastVersionRow(path, Number.MAX_SAFE_INTEGER) : undefined;
-    if (!known) {
+    const last = this.latestRow(path) ?? undefined;
+    // A path with history has a parent with history: a parent is dropped only after its children.
+    if (last === undefined) {
+      if (!this.hasHistory(parent)) throw new Error(`SqliteTree.write: ${path} has no parent history`);
       this.sql.exec(
         `INSERT INTO store_paths (path, parent, name, live_children) VALUES (?, ?, ?, 0)`,
         path,
@@ -227,6 +272,7 @@ class SqliteTree implements TreeStore {
       () => `sqlite store: ${path} written at rev ${version.rev} after rev ${last?.rev}`,
     );
     const wasPresent = last !== undefined && last.kind !== kindCodes.none;
+    const session = version.kind === "file" ? (version.session ?? null) : null;
     if (version.kind === "file") {
       this.sql.exec(
         `INSERT INTO store_versions (path, rev, kind, size, value, session) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -235,7 +281,7 @@ class SqliteTree implements TreeStore {
         kindCodes.file,
         version.size,
         version.value,
-        version.session ?? null,
+        session,
       );
       this.cache.put(cacheKey(path, version.rev), version.value);
     } else {
@@ -247,10 +293,13 @@ class SqliteTree implements TreeStore {
       );
     }
     this.sql.exec(`INSERT INTO store_written (rev, path) VALUES (?, ?)`, version.rev, path);
-    if (version.rev !== this.latestRev) {
-      this.latestRev = version.rev;
-      this.backend.setStateValue("tree_latest_rev", version.rev);
-    }
+    this.setLatestRow(path, {
+      rev: version.rev,
+      kind: kindCodes[version.kind],
+      size: version.kind === "file" ? version.size : 0,
+      session,
+    });
+    if (version.rev > this.latestRev) this.latestRev = version.rev;
     const isPresent = version.kind !== "none";
     if (wasPresent !== isPresent) {
       this.sql.exec(
@@ -258,18 +307,30 @@ class SqliteTree implements TreeStore {
         isPresent ? 1 : -1,
         parent,
       );
+      const count = this.liveChildren.get(parent);
+      if (count !== undefined) keepBounded(this.liveChildren, parent, count + (isPresent ? 1 : -1));
     }
   }
 
   forgetBefore(oldest: number): void {
+    let taken: number | undefined;
     for (;;) {
-      const next = this.sql
-        .exec(`SELECT seq, rev, path FROM store_written ORDER BY seq LIMIT 1`)
-        .toArray()[0];
-      if (next === undefined || (next.rev as number) > oldest) return;
-      this.sql.exec(`DELETE FROM store_written WHERE seq = ?`, next.seq as number);
-      this.forgetPathBefore(next.path as string, oldest);
+      if (this.writtenNext === this.written.length) {
+        // The rows taken go before the next read, which starts at the front again.
+        if (taken !== undefined) this.sql.exec(`DELETE FROM store_written WHERE seq <= ?`, taken);
+        taken = undefined;
+        this.written = this.sql
+          .exec(`SELECT seq, rev, path FROM store_written ORDER BY seq LIMIT ?`, writtenPageSize)
+          .toArray() as unknown as WrittenRow[];
+        this.writtenNext = 0;
+      }
+      const next = this.written[this.writtenNext];
+      if (next === undefined || next.rev > oldest) break;
+      this.writtenNext++;
+      taken = next.seq;
+      this.forgetPathBefore(next.path, oldest);
     }
+    if (taken !== undefined) this.sql.exec(`DELETE FROM store_written WHERE seq <= ?`, taken);
   }
 
   presentAt(rev: number, afterPath: string, limit: number): { path: string; version: PresentVersion }[] {
@@ -297,6 +358,10 @@ class SqliteTree implements TreeStore {
   installed(rev: number): void {
     this.latestRev = rev;
     this.cache.clear();
+    this.latestRows.clear();
+    this.liveChildren.clear();
+    this.written = [];
+    this.writtenNext = 0;
   }
 
   debugSizes(): { paths: number; versions: number; pendingVersions: number } {
@@ -327,39 +392,75 @@ class SqliteTree implements TreeStore {
     return value;
   }
 
+  /** Drops the versions of `path` that no read at `oldest` or later sees, and the path once it has none. */
   private forgetPathBefore(path: string, oldest: number): void {
-    if (!this.hasHistory(path)) return; // already dropped on an earlier version's turn
-    const inForce = this.lastVersionRow(path, oldest);
-    if (inForce !== undefined) {
-      this.sql.exec(`DELETE FROM store_versions WHERE path = ? AND rev < ?`, path, inForce.rev as number);
+    const latest = this.latestRow(path);
+    if (latest === null) return; // already dropped on an earlier version's turn
+    if (latest.rev > oldest) {
+      // The version in force at `oldest` stays, and every one after it.
+      this.sql.exec(
+        `DELETE FROM store_versions WHERE path = ?1
+           AND rev < (SELECT max(rev) FROM store_versions WHERE path = ?1 AND rev <= ?2)`,
+        path,
+        oldest,
+      );
+      return;
     }
-    const rows = this.sql
-      .exec(`SELECT rev, kind FROM store_versions WHERE path = ? ORDER BY rev LIMIT 2`, path)
-      .toArray();
-    const only = rows.length === 1 ? rows[0] : undefined;
-    if (only === undefined || only.kind !== kindCodes.none || (only.rev as number) > oldest) return;
-    // A child is absent whenever its parent is, and its last version was queued no later, so it is gone already.
+    if (latest.kind !== kindCodes.none) {
+      this.sql.exec(`DELETE FROM store_versions WHERE path = ? AND rev < ?`, path, latest.rev);
+      return;
+    }
+    // Absent since before `oldest`: the path goes. A child is absent whenever its parent is,
+    // and its last version was queued no later, so it is gone already.
     const child = this.sql.exec(`SELECT 1 FROM store_paths WHERE parent = ? LIMIT 1`, path).toArray();
     assert(child.length === 0, () => `sqlite store: dropping ${path} before its children`);
     this.sql.exec(`DELETE FROM store_versions WHERE path = ?`, path);
     this.sql.exec(`DELETE FROM store_paths WHERE path = ?`, path);
+    this.setLatestRow(path, null);
+    this.liveChildren.delete(path);
   }
 
   private hasHistory(path: string): boolean {
-    return this.sql.exec(`SELECT 1 FROM store_paths WHERE path = ?`, path).toArray().length > 0;
+    return this.latestRow(path) !== null;
   }
 
-  private lastVersionRow(path: string, atRev: number): Record<string, unknown> | undefined {
+  /** The newest version row of `path`, or null when it has no history. */
+  private latestRow(path: string): VersionRow | null {
+    const known = this.latestRows.get(path);
+    if (known !== undefined) return known;
+    const row = this.sql
+      .exec(
+        `SELECT rev, kind, size, session FROM store_versions WHERE path = ? ORDER BY rev DESC LIMIT 1`,
+        path,
+      )
+      .toArray()[0] as unknown as VersionRow | undefined;
+    const latest =
+      row === undefined ? null : { rev: row.rev, kind: row.kind, size: row.size, session: row.session };
+    this.setLatestRow(path, latest);
+    return latest;
+  }
+
+  private setLatestRow(path: string, row: VersionRow | null): void {
+    keepBounded(this.latestRows, path, row);
+  }
+
+  private lastVersionRow(path: string, atRev: number): VersionRow | undefined {
+    const latest = this.latestRow(path);
+    if (latest === null) return undefined;
+    if (latest.rev <= atRev) return latest;
     return this.sql
       .exec(
         `SELECT rev, kind, size, session FROM store_versions WHERE path = ? AND rev <= ? ORDER BY rev DESC LIMIT 1`,
         path,
         atRev,
       )
-      .toArray()[0];
+      .toArray()[0] as unknown as VersionRow | undefined;
   }
 
-  private present(row: Record<string, unknown> | undefined, path: string): PresentVersion | undefined {
+  private present(
+    row: VersionRow | Record<string, unknown> | undefined,
+    path: string,
+  ): PresentVersion | undefined {
     if (row === undefined || row.kind === kindCodes.none) return undefined;
     const rev = row.rev as number;
     if (row.kind === kindCodes.dir) return { rev, kind: "dir" };
@@ -375,12 +476,42 @@ class SqliteTree implements TreeStore {
   }
 }
 
+/** Sets `key` as the newest entry of `map`, and drops the oldest beyond latestRowsMax. */
+function keepBounded<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > latestRowsMax) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
+  }
+}
+
 function cacheKey(path: string, rev: number): string {
   return `${rev} ${path}`;
 }
 
 export class SqliteStoreBackend implements StoreBackend {
   readonly tree: SqliteTree;
+  /** keeper_term as stored, once read: saveCounters writes it only when it changes. */
+  private savedKeeperTerm: number | undefined;
+  /** leader_term as saved, likewise. */
+  private savedLeaderTerm: number | undefined;
+  /** tree_latest_rev as stored, once read. */
+  private savedTreeLatestRev: number | undefined;
+  /**
+   * No event has a rev below this one, nor an outcome a seq below that one
+   * (undefined until read): the deletes that keep each table to its window
+   * run only when they have a row to delete. Memory follows SQLite as in SqliteTree.
+   */
+  private eventsFloorRev: number | undefined;
+  private outcomesFloorSeq: number | undefined;
+  /**
+   * During a batch (startBatch): the stored outcomes of its ids, read in one
+   * query per chunk, and those remembered since, by id; none below
+   * `batchTrimmedSeq` is still stored.
+   */
+  private batch: { ids: Set<string>; rows: Map<string, { seq: number; outcome: string }> } | undefined;
+  private batchTrimmedSeq = 0;
 
   constructor(
     private readonly sql: SqlExec,
@@ -416,11 +547,13 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   loadCounters(): StoreCounters {
+    this.savedKeeperTerm = this.stateValue("keeper_term");
+    this.savedLeaderTerm = this.stateValue("leader_term");
     return {
       rev: this.stateValue("rev"),
       liveBytes: this.stateValue("live_bytes"),
-      keeperTerm: this.stateValue("keeper_term"),
-      leaderTerm: this.stateValue("leader_term"),
+      keeperTerm: this.savedKeeperTerm,
+      leaderTerm: this.savedLeaderTerm,
       leader: this.stateValue("leader"),
       historyFloor: this.stateValue("history_floor"),
     };
@@ -429,15 +562,25 @@ export class SqliteStoreBackend implements StoreBackend {
   saveCounters(counters: StoreCounters): void {
     this.setStateValue("rev", counters.rev);
     this.setStateValue("live_bytes", counters.liveBytes);
-    // It changes only when a keeper takes over: one row write saved per batch.
-    if (counters.keeperTerm !== this.stateValue("keeper_term"))
+    // It changes only when a keeper takes over: one row write saved per batch, and its read too.
+    this.savedKeeperTerm ??= this.stateValue("keeper_term");
+    if (counters.keeperTerm !== this.savedKeeperTerm) {
       this.setStateValue("keeper_term", counters.keeperTerm);
+      this.savedKeeperTerm = counters.keeperTerm;
+    }
     // Likewise the leader's term: it changes only when the leader moves.
-    if (counters.leaderTerm !== this.stateValue("leader_term")) {
+    this.savedLeaderTerm ??= this.stateValue("leader_term");
+    if (counters.leaderTerm !== this.savedLeaderTerm) {
       this.setStateValue("leader_term", counters.leaderTerm);
       this.setStateValue("leader", counters.leader);
+      this.savedLeaderTerm = counters.leaderTerm;
     }
-    // Written only by a state transfer's install (below); it never changes while slots apply.
+    this.savedTreeLatestRev ??= this.stateValue("tree_latest_rev");
+    if (this.tree.latestRev !== this.savedTreeLatestRev) {
+      this.setStateValue("tree_latest_rev", this.tree.latestRev);
+      this.savedTreeLatestRev = this.tree.latestRev;
+    }
+    // history_floor: written only by a state transfer's install (below); it never changes while slots apply.
   }
 
   appliedSlot(): number {
@@ -449,6 +592,7 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   pushEvent(event: StoredEvent): void {
+    if (this.eventsFloorRev !== undefined) this.eventsFloorRev = Math.min(this.eventsFloorRev, event.rev);
     this.sql.exec(
       `INSERT INTO store_events (rev, path, op, session) VALUES (?, ?, ?, ?)`,
       event.rev,
@@ -475,29 +619,65 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   forgetEventsBefore(oldest: number): void {
+    this.eventsFloorRev ??= this.minimum("rev", "store_events");
+    if (oldest <= this.eventsFloorRev) return;
     this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, oldest);
+    this.eventsFloorRev = oldest;
   }
 
   eventCount(): number {
     return this.count("store_events");
   }
 
+  startBatch(ids: readonly string[]): void {
+    const rows = new Map<string, { seq: number; outcome: string }>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += outcomesPerQuery) {
+      const chunk = unique.slice(i, i + outcomesPerQuery);
+      const found = this.sql
+        .exec(
+          `SELECT seq, id, outcome FROM store_outcomes WHERE id IN (${chunk.map(() => "?").join(", ")})`,
+          ...chunk,
+        )
+        .toArray();
+      for (const row of found)
+        rows.set(row.id as string, { seq: row.seq as number, outcome: row.outcome as string });
+    }
+    this.batch = { ids: new Set(unique), rows };
+    this.batchTrimmedSeq = 0;
+  }
+
+  endBatch(): void {
+    this.batch = undefined;
+  }
+
   outcome(id: string): MutationOutcome | undefined {
+    if (this.batch?.ids.has(id)) {
+      const row = this.batch.rows.get(id);
+      if (row === undefined || row.seq <= this.batchTrimmedSeq) return undefined;
+      return deepFreeze(JSON.parse(row.outcome) as MutationOutcome);
+    }
     const row = this.sql.exec(`SELECT outcome FROM store_outcomes WHERE id = ?`, id).toArray()[0];
     return row === undefined ? undefined : deepFreeze(JSON.parse(row.outcome as string) as MutationOutcome);
   }
 
   remember(id: string, outcome: MutationOutcome, idsMax: number): void {
+    const json = JSON.stringify(outcome);
     const row = this.sql
-      .exec(
-        `INSERT INTO store_outcomes (id, outcome) VALUES (?, ?) RETURNING seq`,
-        id,
-        JSON.stringify(outcome),
-      )
+      .exec(`INSERT INTO store_outcomes (id, outcome) VALUES (?, ?) RETURNING seq`, id, json)
       .toArray()[0];
     assert(typeof row?.seq === "number", "sqlite store: an outcome row without its seq");
+    if (this.batch !== undefined) {
+      this.batch.ids.add(id);
+      this.batch.rows.set(id, { seq: row.seq, outcome: json });
+    }
+    this.outcomesFloorSeq = Math.min(this.outcomesFloorSeq ?? this.minimum("seq", "store_outcomes"), row.seq);
     // Rows go in at the back and leave at the front, so their seqs are one run: the oldest beyond idsMax are those below.
-    this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, row.seq - idsMax);
+    const through = row.seq - idsMax;
+    if (through < this.outcomesFloorSeq) return;
+    this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, through);
+    this.outcomesFloorSeq = through + 1;
+    this.batchTrimmedSeq = Math.max(this.batchTrimmedSeq, through);
   }
 
   outcomeCount(): number {
@@ -692,6 +872,11 @@ export class SqliteStoreBackend implements StoreBackend {
     // A transfer staged by code older than leader terms carries none: the configured leader's term 0.
     this.setStateValue("leader_term", leaderTerm ?? 0);
     this.setStateValue("leader", leader ?? 0);
+    this.savedKeeperTerm = keeperTerm ?? 0;
+    this.savedLeaderTerm = leaderTerm ?? 0;
+    this.savedTreeLatestRev = rev;
+    this.eventsFloorRev = undefined;
+    this.outcomesFloorSeq = undefined;
     this.setStateValue("applied_slot", slot);
     this.setStateValue("tree_latest_rev", rev);
     this.clearStaged();
@@ -701,6 +886,12 @@ export class SqliteStoreBackend implements StoreBackend {
 
   private count(table: string): number {
     return this.sql.exec(`SELECT count(*) AS n FROM ${table}`).toArray()[0]?.n as number;
+  }
+
+  /** The least value of an integer column, or +Infinity when the table is empty. */
+  private minimum(column: string, table: string): number {
+    const value = this.sql.exec(`SELECT min(${column}) AS m FROM ${table}`).toArray()[0]?.m;
+    return typeof value === "number" ? value : Number.POSITIVE_INFINITY;
   }
 }
 

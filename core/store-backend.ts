@@ -72,6 +72,13 @@ export interface StoreBackend extends TransferSource, TransferStaging {
 
   /** The outcome remembered for a mutation id. */
   outcome(id: string): MutationOutcome | undefined;
+  /**
+   * A batch's mutation ids, before it applies: a backend may read their
+   * outcomes in one go, answering `outcome` from them (and from what it
+   * remembers meanwhile) until `endBatch`.
+   */
+  startBatch?(ids: readonly string[]): void;
+  endBatch?(): void;
   /** Remembers an outcome, then forgets the oldest ids beyond `idsMax`. */
   remember(id: string, outcome: MutationOutcome, idsMax: number): void;
   outcomeCount(): number;

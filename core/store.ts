@@ -204,16 +204,21 @@ export class Store {
 
   /** Applies a decided batch in order; one outcome per mutation. */
   apply(mutations: readonly Mutation[]): MutationOutcome[] {
-    const outcomes = mutations.map((mutation) => this.applyOne(mutation));
-    this.backend.saveCounters({
-      rev: this.storeRev,
-      liveBytes: this.liveByteCount,
-      keeperTerm: this.keeperTermInForce,
-      leaderTerm: this.leaderInForce.term,
-      leader: this.leaderInForce.leader,
-      historyFloor: this.historyFloor,
-    });
-    return outcomes;
+    if (mutations.length > 1) this.backend.startBatch?.(mutations.map((m) => m.id).filter((id) => id !== ""));
+    try {
+      const outcomes = mutations.map((mutation) => this.applyOne(mutation));
+      this.backend.saveCounters({
+        rev: this.storeRev,
+        liveBytes: this.liveByteCount,
+        keeperTerm: this.keeperTermInForce,
+        leaderTerm: this.leaderInForce.term,
+        leader: this.leaderInForce.leader,
+        historyFloor: this.historyFloor,
+      });
+      return outcomes;
+    } finally {
+      this.backend.endBatch?.();
+    }
   }
 
   /** A file's value, rev and owner. The value is the store's own: read it, never change it. */
