@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { SqliteStorage } from "../acceptors/sqlite-storage";
 import { encodeBatch, type Mutation } from "../core/mutation";
 import { Replica } from "../core/replica";
+import { nodeDurableStorage } from "../test/core/node-sql";
 
 const { values } = parseArgs({
   options: {
@@ -23,36 +24,14 @@ const writes = Number(values.writes);
 const batch = Number(values.batch);
 const paths = Number(values.paths);
 
-const db = new DatabaseSync(":memory:");
-const statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
+const storage = nodeDurableStorage(new DatabaseSync(":memory:"));
 let executed = 0;
-const storage = {
-  sql: {
-    exec(query: string, ...bindings: unknown[]) {
-      executed++;
-      let statement = statements.get(query);
-      if (statement === undefined) {
-        statement = db.prepare(query);
-        statements.set(query, statement);
-      }
-      const rows = statement.all(
-        ...(bindings.map((v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v)) as never[]),
-      ) as Record<string, unknown>[];
-      return { toArray: () => rows, [Symbol.iterator]: () => rows[Symbol.iterator]() };
-    },
-  },
-  transactionSync<T>(work: () => T): T {
-    db.exec("BEGIN");
-    try {
-      const result = work();
-      db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      db.exec("ROLLBACK");
-      throw error;
-    }
-  },
-} as unknown as DurableObjectStorage;
+// Counted as they run: the statements are what the change to the store set out to cut.
+const exec = storage.sql.exec.bind(storage.sql);
+storage.sql.exec = ((query: string, ...bindings: unknown[]) => {
+  executed++;
+  return exec(query, ...(bindings as never[]));
+}) as typeof storage.sql.exec;
 const replica = new Replica(new SqliteStorage(storage));
 const ballot = { round: 1, proposer: "bench" };
 const value = new Uint8Array(64).fill(120);
