@@ -10,10 +10,18 @@
 // drive loop, and keeps them alive with its own waitUntil. An answer, which
 // arrives in the context of the request that sent the message, is only fed to
 // the core; the completions it causes settle promises of the requests that
-// wait for them, and it wakes every waiting request so that one of them sends
-// whatever the answer called for. (A promise settled from another request's
-// context runs its continuation in its own request: workerd's
+// wait for them, and it wakes one waiting request, which sends whatever the
+// answer called for. (A promise settled from another request's context runs
+// its continuation in its own request: workerd's
 // handle_cross_request_promise_resolution, the default since 2024-10-14.)
+//
+// One, not all: waking all made every answer cost a loop turn per waiting
+// request, each scanning the core's deadlines, so a round cost O(waiters²) at
+// the leader (256 waiting writes: ~1,300 turns a slot). The woken request is
+// taken out of the set, so a request that can no longer run (its client went
+// away) is woken at most once; and a request that leaves with its result wakes
+// the next, so that some waiting request always sleeps on the core's current
+// deadline.
 
 import type { ClusterConfig } from "../core/cluster-config";
 import { CodedError } from "../core/errors";
@@ -64,7 +72,7 @@ export class ProposerDriver {
   /** A new leader's ballot goes above `round`, the old leader's (Proposer.raiseRound). */
   raiseRound(round: number): void {
     this.core.raiseRound(round, Date.now());
-    for (const wake of [...this.wakers]) wake();
+    this.wakeOne();
   }
 
   /** Decides one mutation; NO_QUORUM when no majority answered before the write timeout. */
@@ -110,6 +118,7 @@ export class ProposerDriver {
       if (completion) {
         // What the last answer called for (the commit of this very slot, say) leaves with this request.
         this.send(ctx);
+        this.wakeOne();
         return completion;
       }
       this.core.tick(Date.now());
@@ -122,13 +131,22 @@ export class ProposerDriver {
         (reply) => {
           this.core.receive(to, reply, Date.now());
           this.settle();
-          for (const wake of [...this.wakers]) wake();
+          this.wakeOne();
         },
         () => {
           // No answer: the core sends again on its next tick.
         },
       );
       ctx.waitUntil(rpc);
+    }
+  }
+
+  /** Wakes the request that has waited longest since it last ran (the set keeps insertion order). */
+  private wakeOne(): void {
+    for (const wake of this.wakers) {
+      this.wakers.delete(wake);
+      wake();
+      return;
     }
   }
 
