@@ -20,6 +20,8 @@ export interface BenchOptions {
   fanoutThreads: number;
   /** Send all load through wrangler's proxy rather than to the runtime workerd. */
   viaProxy: boolean;
+  /** Run doozer-edge with the viewer's assets (and so wrangler dev's asset router in front of the Worker). */
+  withAssets: boolean;
   out: string;
 }
 
@@ -34,6 +36,8 @@ export const usage = `npm run bench [-- options]
   --fanout-writes N     writes per fan-out (default 24; quick 8)
   --fanout-threads N    generator threads reading the watchers' sockets (default 2)
   --via-proxy           send load through wrangler dev's proxy, not straight to the runtime workerd
+  --with-assets         run doozer-edge with the viewer's assets, as npm start does (wrangler dev then
+                        puts its asset router in front of the Worker, on the same thread)
   --out FILE            also write the report there (default test-results/bench-report.md)
 `;
 
@@ -56,6 +60,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     // One per core: with one, reading 10,000 watchers' frames saturated it and inflated the delays.
     fanoutThreads: 2,
     viaProxy: false,
+    withAssets: false,
     out: "test-results/bench-report.md",
   };
   for (let i = 0; i < argv.length; i++) {
@@ -103,6 +108,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         break;
       case "--via-proxy":
         options.viaProxy = true;
+        break;
+      case "--with-assets":
+        options.withAssets = true;
         break;
       case "--out":
         options.out = value();

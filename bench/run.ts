@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     log(`starting ${key}`);
     let system: RunningSystem;
     try {
-      system = await startSystem(key, { viaProxy: options.viaProxy });
+      system = await startSystem(key, { viaProxy: options.viaProxy, withAssets: options.withAssets });
     } catch (error) {
       results.problems.push(`${key} did not start: ${(error as Error).message.slice(0, 2_000)}`);
       log(`${key} did not start`);

@@ -21,6 +21,10 @@ const paths = [
   { path: "/rpc-bytes", what: "+ one RPC carrying 100 bytes, answering an object" },
   { path: "/fanout", what: "+ five such RPCs at once" },
   { path: "/commit", what: "+ one RPC whose object commits a row to SQLite" },
+  {
+    path: "/statements",
+    what: "+ one RPC whose object runs 16 statements (8 reads, 8 writes) in one commit",
+  },
   { path: "/accept-round", what: "+ one RPC to an object that commits a row and has four others commit one" },
   { path: "/leader-write", what: "+ one RPC to an object that runs that round twice (9 RPCs, 10 commits)" },
 ] as const;
@@ -106,9 +110,11 @@ function render(rows: Row[]): string {
     const get = (path: string) => at(path, clients)?.cpuMsPerOp ?? Number.NaN;
     const rpcInFanout = (get("/fanout") - get("/http")) / 5;
     const commit = get("/commit") - get("/rpc-bytes");
+    const statement = (get("/statements") - get("/commit")) / 15;
     lines.push(
       `- ${clients} client${clients === 1 ? "" : "s"}: an RPC in a fan-out of five ${rpcInFanout.toFixed(3)} ms ((/fanout − /http) ÷ 5); ` +
         `a commit ${commit.toFixed(3)} ms (/commit − /rpc-bytes); ` +
+        `a statement ${statement.toFixed(3)} ms ((/statements − /commit) ÷ 15); ` +
         `the stand-in's leader-route write ${get("/leader-write").toFixed(2)} ms, of which ${(get("/leader-write") - get("/http")).toFixed(2)} ms past the HTTP request`,
     );
   }

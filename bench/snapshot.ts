@@ -13,8 +13,12 @@ import { dirname, join, resolve } from "node:path";
 
 const wrangler = join("node_modules", "wrangler", "bin", "wrangler.js");
 
-/** Bundles the Worker of `config` into `dir` and returns the path of a config that serves that bundle. */
-export function snapshotWorker(config: string, dir: string): string {
+/**
+ * Bundles the Worker of `config` into `dir` and returns the path of a config that serves that bundle.
+ * `assets: false` leaves out the config's static assets: wrangler dev then runs no asset router in
+ * front of the Worker, a layer that costs the one local thread ~0.3 ms a request (docs/BENCHMARKS.md).
+ */
+export function snapshotWorker(config: string, dir: string, { assets: withAssets = true } = {}): string {
   // The custom build (the viewer's assets) runs here, once, as wrangler dev would run it.
   try {
     execFileSync(
@@ -38,7 +42,8 @@ export function snapshotWorker(config: string, dir: string): string {
   delete generated.build;
   delete generated.env;
   const assets = raw.assets as { directory?: string } | undefined;
-  if (assets?.directory) {
+  if (!withAssets) delete generated.assets;
+  else if (assets?.directory) {
     cpSync(resolve(from, assets.directory), join(dir, "assets"), { recursive: true });
     generated.assets = { ...assets, directory: join(dir, "assets") };
   }

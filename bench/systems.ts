@@ -52,6 +52,13 @@ const readKey = (client: number) => `/bench/read/k${client % readKeys}`;
 export interface StartOptions {
   /** Send load through wrangler's proxy instead of straight to the runtime workerd. */
   viaProxy: boolean;
+  /**
+   * Run doozer-edge with the viewer's assets, as `npm start` does. Without them (the default here)
+   * wrangler dev puts no asset router in front of the Worker: locally that router runs on the same
+   * thread as everything else, ~0.3 ms a request, which the single-DO baseline (no assets) does not pay,
+   * and which in production runs in Cloudflare's router, not in the Worker.
+   */
+  withAssets?: boolean;
 }
 
 export async function startSystem(key: SystemKey, options: StartOptions): Promise<RunningSystem> {
@@ -86,8 +93,10 @@ async function startDoozer(
     // No log line per request: locally each one costs wrangler's Node process more CPU than the request.
     vars: { DOOZER_WRITE_ROUTE: route, DOOZER_REQUEST_LOG: "0" },
     healthPath: "/v1/rev",
+    assets: options.withAssets ?? false,
   });
   const where = target(dev, options);
+  if (!options.withAssets) where.via += ", without the viewer's asset router";
   const file = (path: string, query: string) => `/v1/files${path}${query}`;
   const stats = new Agent({ keepAlive: true, maxSockets: 1 });
   return {

@@ -35,6 +35,8 @@ export interface WranglerDevOptions {
   healthPath: string;
   /** Bound on the start. */
   startTimeoutMs?: number;
+  /** Serve the config's static assets (default true); without them wrangler dev runs no asset router. */
+  assets?: boolean;
   /** A state folder to run on and keep (the caller removes it); a fresh one, removed at stop, when absent. */
   persistTo?: string;
 }
@@ -45,7 +47,7 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
   const work = mkdtempSync(join(tmpdir(), "doozer-bench-"));
   let config: string;
   try {
-    config = snapshotWorker(options.config, join(work, "worker"));
+    config = snapshotWorker(options.config, join(work, "worker"), { assets: options.assets ?? true });
   } catch (error) {
     rmSync(work, { recursive: true, force: true });
     throw error;

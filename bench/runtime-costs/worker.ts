@@ -6,6 +6,8 @@
 //   /rpc-bytes     the same, carrying a 100-byte message and answering a small object
 //   /fanout        five such RPCs at once, one to each object
 //   /commit        one RPC whose object writes a row: one SQLite commit
+//   /statements    one RPC whose object runs 16 statements (8 reads, 8 writes) in one commit,
+//                  as many as a replica's apply of a one-write slot
 //   /accept-round  one RPC to member 0, which writes a row and asks the four others to write one
 //   /leader-write  what one write costs on the leader route with one writer: an RPC to the
 //                  leader, whose accept round (its own row and four peers') is followed by a
@@ -45,6 +47,17 @@ export class Member extends DurableObject<Env> {
       message.slot,
       message.bytes,
     );
+    return { slot: message.slot };
+  }
+
+  /** Sixteen statements in one commit: a point read and a write, eight times over. */
+  statements(message: Message): { slot: number } {
+    const sql = this.ctx.storage.sql;
+    for (let i = 0; i < 8; i++) {
+      const key = message.slot * 8 + i;
+      sql.exec("SELECT bytes FROM log WHERE slot = ?", key - 8).toArray();
+      sql.exec("INSERT OR REPLACE INTO log (slot, bytes) VALUES (?, ?)", key, message.bytes);
+    }
     return { slot: message.slot };
   }
 
@@ -92,6 +105,8 @@ export default {
         return new Response("ok");
       case "/commit":
         return Response.json(await member(env, 0).write({ slot, bytes: payload }));
+      case "/statements":
+        return Response.json(await member(env, 0).statements({ slot, bytes: payload }));
       case "/accept-round":
         return Response.json(await member(env, 0).acceptRound(payload));
       case "/leader-write":
