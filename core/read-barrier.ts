@@ -51,7 +51,10 @@ export class ReadBarrier {
     if (this.settled.kind !== "waiting" || this.unreachables.has(status.name)) return this.settled;
     this.answers.set(status.name, status);
     if (this.answers.size >= this.quorum) {
-      this.settled = { kind: "ready", plan: new ReadPlan([...this.answers.values()], this.rttMs) };
+      this.settled = {
+        kind: "ready",
+        plan: new ReadPlan([...this.answers.values()], this.rttMs, this.acceptors),
+      };
     }
     return this.settled;
   }
@@ -91,20 +94,29 @@ export type ReadStep =
  * the plan asks for a sync rather than trying every other replica first;
  * unreachable replicas are skipped. Second pass, after the sync: every replica
  * in turn, and NO_QUORUM when none reaches the barrier.
+ *
+ * The acceptors whose status came too late for the barrier are asked last: the
+ * majority that answered first may be the replicas that are behind (installing
+ * a state transfer, say), while the only current one answered after them.
  */
 export class ReadPlan {
   /** The barrier: the highest slot accepted among the majority that answered. */
   readonly slot: Slot;
   /** The status answers it was planned from: other reads sharing the round plan from them too. */
   readonly answers: readonly StatusAnswer[];
-  /** Up to date replicas nearest first, then the rest freshest first. */
+  /** Up to date replicas nearest first, then the rest freshest first, then those that did not answer, nearest first. */
   readonly order: readonly string[];
   private pass: 1 | 2 = 1;
   private index = -1;
   private asking: string | undefined;
   private syncing = false;
 
-  constructor(answers: readonly StatusAnswer[], rttMs: ReadonlyMap<string, number> = new Map()) {
+  /** `acceptors`: every acceptor, those that did not answer the status round included. */
+  constructor(
+    answers: readonly StatusAnswer[],
+    rttMs: ReadonlyMap<string, number> = new Map(),
+    readonly acceptors: readonly string[] = answers.map((a) => a.name),
+  ) {
     if (answers.length === 0) throw new Error("ReadPlan: no status answers");
     this.answers = answers;
     this.slot = Math.max(...answers.map((a) => a.maxAccepted));
@@ -115,7 +127,13 @@ export class ReadPlan {
     // Array.prototype.sort is stable: unmeasured replicas keep the order they answered in.
     current.sort(byRtt);
     behind.sort((a, b) => b.chosenThrough - a.chosenThrough || byRtt(a, b));
-    this.order = [...current, ...behind].map((a) => a.name);
+    const answered = new Set(answers.map((a) => a.name));
+    const silent = acceptors
+      .filter((name) => !answered.has(name))
+      .sort(
+        (a, b) => (rttMs.get(a) ?? Number.POSITIVE_INFINITY) - (rttMs.get(b) ?? Number.POSITIVE_INFINITY),
+      );
+    this.order = [...[...current, ...behind].map((a) => a.name), ...silent];
   }
 
   /** The replica the next optimistic read should go to: the nearest one that was up to date. */

@@ -154,7 +154,7 @@ export class Reader {
    * answer. `life` keeps alive the rounds this call may start.
    */
   async barrier(life?: Lifetime): Promise<ReadPlan> {
-    const plan = new ReadPlan(await this.rounds.next(life), this.rttMs);
+    const plan = new ReadPlan(await this.rounds.next(life), this.rttMs, this.acceptors.names);
     // The next optimistic read goes to the nearest replica that was up to date.
     this.preferred = plan.preferred;
     return plan;

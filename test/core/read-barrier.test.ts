@@ -94,6 +94,31 @@ describe("ReadPlan", () => {
     expect(plan.replied("c", 5)).toEqual({ kind: "done", replica: "c" });
   });
 
+  it("asks the acceptors that answered the status round too late last, nearest first", () => {
+    // The majority that answered first is behind (installing a state transfer, say); only c, whose
+    // status came after the barrier settled, is current (simulator seeds 276, 831, 1457, 1528).
+    const barrier = new ReadBarrier(["a", "b", "c"], new Map([["c", 3]]));
+    barrier.answer(status("a", 22, 8));
+    barrier.answer(status("b", 22, 3));
+    const plan = readyPlan(barrier);
+    expect(plan.order).toEqual(["a", "b", "c"]);
+    expect(plan.start()).toMatchObject({ replica: "a" });
+    expect(plan.replied("a", 8)).toEqual({ kind: "sync", through: 22 });
+    expect(plan.synced()).toMatchObject({ replica: "a" });
+    expect(plan.replied("a", 8)).toMatchObject({ replica: "b" });
+    expect(plan.replied("b", 3)).toEqual({ kind: "ask", replica: "c", minSlot: 22 });
+    expect(plan.replied("c", 24)).toEqual({ kind: "done", replica: "c" });
+    // A plan rebuilt from the same round, as each read that shares it does, keeps them.
+    expect(new ReadPlan(plan.answers, new Map(), plan.acceptors).order).toEqual(["a", "b", "c"]);
+    const rtt = new Map([
+      ["e", 2],
+      ["d", 9],
+    ]);
+    expect(new ReadPlan([status("a", 1, 1), status("b", 1, 1), status("c", 1, 1)], rtt, names).order).toEqual(
+      ["a", "b", "c", "e", "d"],
+    );
+  });
+
   it("asks for a sync when no replica answered, and gives up after a second fruitless pass", () => {
     const plan = new ReadPlan([status("a", 2, 2), status("b", 2, 2)]);
     plan.start();

@@ -1188,7 +1188,7 @@ export class Simulation {
         }
         read.settled(
           state.kind === "ready"
-            ? { kind: "ready", plan: new ReadPlan(state.plan.answers, host.rttMs) }
+            ? { kind: "ready", plan: new ReadPlan(state.plan.answers, host.rttMs, state.plan.acceptors) }
             : state,
         );
       }
