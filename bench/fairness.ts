@@ -4,13 +4,14 @@
 // client and its latency, and halfway through counts the runtime's established
 // connections that hold request bytes it has not read yet (/proc/net/tcp's
 // rx_queue). Requests that wait in a socket nobody reads wait for no code of
-// ours: docs/BENCHMARKS.md, "The 256-client tail".
+// ours: docs/BENCHMARKS.md, "The 256-client tail happens before our code sees
+// the request".
 
-import { readFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { type Call, send } from "./load";
 import { percentile } from "./percentile";
-import { type SystemKey, startSystem, systemKeys, workloads } from "./systems";
+import { tcpSockets } from "./proc-net";
+import { seedReads, startSystem, systemKeys, workloads } from "./systems";
 
 const log = (line: string) => process.stderr.write(`[bench:fairness] ${line}\n`);
 
@@ -23,24 +24,10 @@ interface Sent {
 
 /** Established sockets on `port`'s server side: how many, and how many hold unread bytes. */
 function unreadConnections(port: number): { established: number; unread: number } {
-  let established = 0;
-  let unread = 0;
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      // sl local_address rem_address st tx_queue:rx_queue …
-      const [, local, , state, queues] = line.trim().split(/\s+/);
-      if (!local || state !== "01" || Number.parseInt(local.split(":")[1] ?? "", 16) !== port) continue;
-      established++;
-      if (Number.parseInt(queues?.split(":")[1] ?? "0", 16) > 0) unread++;
-    }
-  }
-  return { established, unread };
+  const established = tcpSockets(["/proc/net/tcp", "/proc/net/tcp6"]).filter(
+    (s) => s.state === "01" && s.localPort === port,
+  );
+  return { established: established.length, unread: established.filter((s) => s.rxQueue > 0).length };
 }
 
 async function main(): Promise<void> {
@@ -55,12 +42,10 @@ async function main(): Promise<void> {
   const durationMs = 4_000;
 
   log(`starting ${system}`);
-  const running = await startSystem(system as SystemKey, { viaProxy: false });
+  const running = await startSystem(system, { viaProxy: false });
   try {
     const target = new URL(running.url);
-    const seeding = new Agent({ keepAlive: true, maxSockets: 8 });
-    for (const call of running.seedCalls) await send(seeding, target, call, 10_000);
-    seeding.destroy();
+    await seedReads(running);
 
     const agent = new Agent({ keepAlive: true, maxSockets: clients, maxFreeSockets: clients });
     const sent: Sent[] = [];

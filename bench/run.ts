@@ -8,15 +8,21 @@
 // phase is bounded in time, so the whole run is too (about 5–6 minutes here).
 
 import { mkdirSync, writeFileSync } from "node:fs";
-import { Agent } from "node:http";
 import { dirname } from "node:path";
 import { startCpuSample } from "./cpu";
 import { ensureEtcd } from "./etcd";
-import { runPhase, send } from "./load";
+import { runPhase } from "./load";
 import { describeMachine } from "./machine";
 import { type BenchOptions, parseOptions } from "./options";
 import { type BenchResults, type LoadRow, renderReport, type WriteCost } from "./report";
-import { type Counters, type RunningSystem, type SystemKey, startSystem, workloads } from "./systems";
+import {
+  type Counters,
+  type RunningSystem,
+  type SystemKey,
+  seedReads,
+  startSystem,
+  workloads,
+} from "./systems";
 import { runFanout } from "./watch-fanout";
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -103,7 +109,7 @@ function systemsToStart(options: BenchOptions): SystemKey[] {
 
 async function measure(system: RunningSystem, options: BenchOptions, results: BenchResults): Promise<void> {
   log(`${system.key}: load to ${system.url} (${system.via})`);
-  await seed(system);
+  await seedReads(system);
   // Unmeasured: warms the JIT, opens connections, and lets doozer-edge's proposer win its ballot.
   await runPhase({
     url: system.url,
@@ -187,16 +193,6 @@ function cost(before: Counters, after: Counters, writes: number): WriteCost {
     writesPerSlot: decided / slots,
     storageWritesPerWrite: (after.storageWrites - before.storageWrites) / writes,
   };
-}
-
-/** Writes the keys the read phases read, one at a time. */
-async function seed(system: RunningSystem): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    for (const call of system.seedCalls) await send(agent, new URL(system.url), call, 10_000);
-  } finally {
-    agent.destroy();
-  }
 }
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -2,8 +2,8 @@
 // doozer-edge write is made of — an HTTP request into the Worker, a Durable
 // Object RPC, a SQLite commit — measured apart on a stand-in of five objects
 // (bench/runtime-costs/worker.ts), then put together as one write on the
-// leader route (9 RPCs and 10 commits). docs/BENCHMARKS.md, "Where a write's
-// milliseconds go", compares the sum with doozer-edge's own one-writer write.
+// leader route (9 RPCs and 10 commits). docs/BENCHMARKS.md, "What the runtime
+// charges for a write's parts", compares them with doozer-edge's own writes.
 //
 // Each path runs with one client (a request's own cost, nothing shared) and
 // with 32 (what the runtime thread spends per request when it is saturated).
@@ -69,17 +69,16 @@ async function main(): Promise<void> {
           throw new Error(`${path}: ${result.errors} errors, first: ${result.firstError}`);
         const runtimePercent = cpu.byRole["workerd (runtime)"] ?? 0;
         const cpuMs = (runtimePercent / 100) * cpu.seconds * 1000;
-        rows.push({
+        const row = {
           path,
           clients,
           opsPerSec: result.opsPerSec,
           p50Ms: result.p50Ms,
           cpuMsPerOp: cpuMs / Math.max(1, result.ops),
           runtimePercent,
-        });
-        log(
-          `${path} × ${clients}: ${result.opsPerSec.toFixed(0)}/s, ${(cpuMs / result.ops).toFixed(3)} ms CPU/op`,
-        );
+        };
+        rows.push(row);
+        log(`${path} × ${clients}: ${row.opsPerSec.toFixed(0)}/s, ${row.cpuMsPerOp.toFixed(3)} ms CPU/op`);
       }
     }
   } finally {
@@ -91,7 +90,7 @@ async function main(): Promise<void> {
 function render(rows: Row[]): string {
   const at = (path: string, clients: number) => rows.find((r) => r.path === path && r.clients === clients);
   const lines = [
-    `Runtime CPU per request (ms) and p50 latency, ${phaseMs / 1000} s a phase, load sent to ${"the runtime workerd"}:`,
+    `Runtime CPU per request (ms) and p50 latency, ${phaseMs / 1000} s a phase, load sent to the runtime workerd:`,
     "",
     "| path | what it adds | 1 client: CPU ms / op | p50 ms | 32 clients: CPU ms / op | ops/s | runtime % |",
     "| --- | --- | --- | --- | --- | --- | --- |",

@@ -61,6 +61,16 @@ export interface StartOptions {
   withAssets?: boolean;
 }
 
+/** Writes the keys the read phases read, one at a time. */
+export async function seedReads(system: RunningSystem): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (const call of system.seedCalls) await send(agent, new URL(system.url), call, 10_000);
+  } finally {
+    agent.destroy();
+  }
+}
+
 export async function startSystem(key: SystemKey, options: StartOptions): Promise<RunningSystem> {
   switch (key) {
     case "doozer-worker":

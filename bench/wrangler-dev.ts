@@ -10,11 +10,12 @@
 // It serves a snapshot of the Worker (bench/snapshot.ts), so that edits made
 // meanwhile do not restart it.
 
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, launchWranglerDev } from "../test/e2e/local-cluster";
 import { commandLine, descendants, type Watched } from "./cpu";
+import { tcpSockets } from "./proc-net";
 import { snapshotWorker } from "./snapshot";
 
 export interface WranglerDev {
@@ -112,13 +113,7 @@ export function listeningPorts(pid: number): number[] {
       // Closed while we looked.
     }
   }
-  const ports: number[] = [];
-  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    // Fields: sl, local_address (HEXIP:HEXPORT), rem_address, st (0A is LISTEN), …, inode (the 10th).
-    const [, local, , state, , , , , , inode] = fields;
-    if (state !== "0A" || !local || !inode || !inodes.has(inode)) continue;
-    ports.push(Number.parseInt(local.split(":")[1] ?? "0", 16));
-  }
-  return ports;
+  return tcpSockets()
+    .filter((s) => s.state === "0A" && inodes.has(s.inode))
+    .map((s) => s.localPort);
 }

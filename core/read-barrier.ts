@@ -122,18 +122,14 @@ export class ReadPlan {
     this.slot = Math.max(...answers.map((a) => a.maxAccepted));
     const current = answers.filter((a) => a.chosenThrough >= this.slot);
     const behind = answers.filter((a) => a.chosenThrough < this.slot);
-    const byRtt = (a: StatusAnswer, b: StatusAnswer) =>
-      (rttMs.get(a.name) ?? Number.POSITIVE_INFINITY) - (rttMs.get(b.name) ?? Number.POSITIVE_INFINITY);
+    const rttOf = (name: string) => rttMs.get(name) ?? Number.POSITIVE_INFINITY;
+    const byRtt = (a: StatusAnswer, b: StatusAnswer) => rttOf(a.name) - rttOf(b.name);
     // Array.prototype.sort is stable: unmeasured replicas keep the order they answered in.
     current.sort(byRtt);
     behind.sort((a, b) => b.chosenThrough - a.chosenThrough || byRtt(a, b));
-    const answered = new Set(answers.map((a) => a.name));
-    const silent = acceptors
-      .filter((name) => !answered.has(name))
-      .sort(
-        (a, b) => (rttMs.get(a) ?? Number.POSITIVE_INFINITY) - (rttMs.get(b) ?? Number.POSITIVE_INFINITY),
-      );
-    this.order = [...[...current, ...behind].map((a) => a.name), ...silent];
+    const answered = [...current, ...behind].map((a) => a.name);
+    const silent = acceptors.filter((name) => !answered.includes(name)).sort((a, b) => rttOf(a) - rttOf(b));
+    this.order = [...answered, ...silent];
   }
 
   /** The replica the next optimistic read should go to: the nearest one that was up to date. */
