@@ -200,9 +200,7 @@ async function main(): Promise<void> {
   };
   /** The isolate's heap after a full collection, or why it could not be read. */
   const heap = async (): Promise<IsolateHeap | string> => {
-    const runtime = dev.processes().find((p) => p.role === "workerd (runtime)");
-    if (!runtime) return "no runtime workerd";
-    return isolateHeap(runtime.pid, "doozer-edge-local", health).then(
+    return isolateHeap(dev.processes(), health).then(
       (read) => read ?? "no inspector answered",
       (error: Error) => error.message,
     );

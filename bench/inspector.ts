@@ -1,12 +1,17 @@
 // A DevTools-protocol session with the isolate that runs the Worker and its
-// Durable Objects, through the runtime workerd's inspector (wrangler dev
-// starts it with --inspector-addr on a free port). The bench reads the heap
-// and takes CPU profiles through it.
+// Durable Objects. The bench reads the heap and takes CPU profiles through it.
+//
+// It goes through wrangler dev's inspector proxy (served by the proxy workerd),
+// not the runtime workerd's own inspector: wrangler holds the runtime's one
+// session for the isolate, and a second one is accepted but never answered.
+// The proxy lets one client in at a time, and only with a local Origin.
 
+import type { Watched } from "./cpu";
 import { listeningPorts } from "./wrangler-dev";
 
 interface InspectorTarget {
   id: string;
+  title: string;
   webSocketDebuggerUrl: string;
 }
 
@@ -17,33 +22,37 @@ export interface Inspector {
   close(): void;
 }
 
-/** Connects to `worker` (wrangler names it core:user:<name>) in the process `pid`; undefined if no inspector has it. */
 /**
- * workerd serves its inspector only while the isolate runs a request, so an idle
- * one would never answer: `poke` sends it a request, every 100 ms while a call waits.
+ * Connects to the Worker of a `wrangler dev` whose processes are `processes`;
+ * undefined if its inspector proxy lists no Worker. workerd dispatches the
+ * inspector's messages only while the isolate runs a request, so an idle one
+ * would never answer: `poke` sends it a request, every 100 ms while a call waits.
  */
 export async function connectInspector(
-  pid: number,
-  worker: string,
+  processes: Watched[],
   poke: () => Promise<unknown>,
 ): Promise<Inspector | undefined> {
-  for (const port of listeningPorts(pid)) {
-    let targets: InspectorTarget[];
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(2_000) });
-      if (!response.ok) continue;
-      targets = (await response.json()) as InspectorTarget[];
-    } catch {
-      continue;
+  for (const { pid } of processes.filter((p) => p.role === "workerd (proxy)")) {
+    for (const port of listeningPorts(pid)) {
+      let targets: InspectorTarget[];
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(2_000) });
+        if (!response.ok) continue;
+        targets = (await response.json()) as InspectorTarget[];
+      } catch {
+        continue;
+      }
+      // One Worker per config here, so wrangler lists one target, titled "Cloudflare Worker".
+      const target = targets.find((t) => t.title === "Cloudflare Worker");
+      if (target) return await open(target.webSocketDebuggerUrl, poke);
     }
-    const target = targets.find((t) => t.id === `core:user:${worker}`);
-    if (target) return await open(target.webSocketDebuggerUrl, poke);
   }
   return undefined;
 }
 
 async function open(url: string, poke: () => Promise<unknown>): Promise<Inspector> {
-  const socket = new WebSocket(url);
+  // Node's WebSocket takes headers as an extension of the standard constructor.
+  const socket = new WebSocket(url, { headers: { Origin: "http://localhost" } } as unknown as string[]);
   socket.binaryType = "arraybuffer";
   const replies = new Map<number, (message: { result?: unknown; error?: { message: string } }) => void>();
   const handlers = new Map<string, (params: Record<string, unknown>) => void>();
@@ -82,9 +91,6 @@ async function open(url: string, poke: () => Promise<unknown>): Promise<Inspecto
       });
       socket.send(JSON.stringify({ id, method, params }));
     });
-  // workerd's inspector answers nothing before Runtime.enable; disabled again, it stops
-  // sending every console line (one per request here), which would cost CPU under load.
   await call("Runtime.enable");
-  await call("Runtime.disable");
   return { call, on: (method, handler) => handlers.set(method, handler), close: () => socket.close() };
 }

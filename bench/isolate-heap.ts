@@ -3,6 +3,7 @@
 // with the requests served in the proxy workerd too, where none of this code
 // runs; the heap is what this code holds.
 
+import type { Watched } from "./cpu";
 import { connectInspector } from "./inspector";
 
 export interface IsolateHeap {
@@ -12,13 +13,12 @@ export interface IsolateHeap {
   totalMb: number;
 }
 
-/** The heap of `worker` in the process `pid` (see connectInspector for `poke`); undefined if no inspector has it. */
+/** The heap of the Worker of a `wrangler dev` (see connectInspector); undefined if no inspector has it. */
 export async function isolateHeap(
-  pid: number,
-  worker: string,
+  processes: Watched[],
   poke: () => Promise<unknown>,
 ): Promise<IsolateHeap | undefined> {
-  const inspector = await connectInspector(pid, worker, poke);
+  const inspector = await connectInspector(processes, poke);
   if (!inspector) return undefined;
   try {
     await inspector.call("HeapProfiler.enable");

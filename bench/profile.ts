@@ -7,6 +7,7 @@
 // towards the function that called it. Figures go to stdout as markdown;
 // docs/BENCHMARKS.md quotes them.
 
+import { writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { parseArgs } from "node:util";
 import { startCpuSample } from "./cpu";
@@ -24,6 +25,8 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
+  /** Samples by source line (1-based) while this node ran its own code. */
+  positionTicks?: { line: number; ticks: number }[];
 }
 
 interface Profile {
@@ -43,6 +46,8 @@ const { values } = parseArgs({
     clients: { type: "string", default: "64" },
     seconds: { type: "string", default: "8" },
     top: { type: "string", default: "25" },
+    /** Also writes the raw profile there: a .cpuprofile that DevTools opens. */
+    save: { type: "string" },
   },
 });
 const system = values.system as SystemKey;
@@ -50,8 +55,8 @@ const workload = values.workload as Workload;
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 const top = Number(values.top);
-if (system !== "doozer-leader" && system !== "doozer-worker") {
-  throw new Error(`--system: doozer-leader or doozer-worker, not ${system}`);
+if (system !== "doozer-leader" && system !== "doozer-worker" && system !== "single-do") {
+  throw new Error(`--system: doozer-leader, doozer-worker or single-do, not ${system}`);
 }
 if (!["write", "read", "stale"].includes(workload)) throw new Error(`--workload: write, read or stale`);
 if (!(clients >= 1 && clients <= clientsMax)) throw new Error(`--clients: 1 to ${clientsMax}`);
@@ -83,23 +88,23 @@ async function main(): Promise<void> {
     // Unmeasured load first: the acceptors wake, the leader takes its ballot, the code is optimised.
     await runPhase({ url: running.url, clients, durationMs: 3_000, makeCall: running.calls[workload] });
 
-    const runtime = running.processes().find((p) => p.role === "workerd (runtime)");
-    if (!runtime) throw new Error("no runtime workerd found");
     const pokeAgent = new Agent({ keepAlive: true, maxSockets: 1 });
     const poke = () => send(pokeAgent, new URL(running.url), { method: "GET", path: "/v1/rev" }, 5_000);
-    const inspector = await connectInspector(runtime.pid, "doozer-edge-local", poke);
-    if (!inspector) throw new Error("the runtime workerd's inspector does not list the Worker");
+    const inspector = await connectInspector(running.processes(), poke);
+    if (!inspector) throw new Error("wrangler dev's inspector proxy does not list the Worker");
     const scripts = new Map<string, string>();
     inspector.on("Debugger.scriptParsed", (params) =>
       scripts.set(String(params.scriptId), String(params.url)),
     );
     await inspector.call("Debugger.enable");
     const modules = new Map<string, (line: number) => string>();
+    const sources = new Map<string, string[]>();
     for (const scriptId of scripts.keys()) {
       const { scriptSource } = await inspector.call<{ scriptSource: string }>("Debugger.getScriptSource", {
         scriptId,
       });
       modules.set(scriptId, moduleLines(scriptSource));
+      sources.set(scriptId, scriptSource.split("\n"));
     }
     await inspector.call("Debugger.disable");
 
@@ -118,7 +123,11 @@ async function main(): Promise<void> {
     inspector.close();
     pokeAgent.destroy();
 
-    report(profile, modules, result.ops, cpu.byRole["workerd (runtime)"] ?? 0, result.seconds);
+    if (values.save) {
+      writeFileSync(values.save, JSON.stringify(profile));
+      console.log(`the raw profile is in ${values.save}`);
+    }
+    report(profile, modules, sources, result.ops, cpu.byRole["workerd (runtime)"] ?? 0, result.seconds);
     console.log(
       `\n${system}, ${workload} ×${clients}: ${Math.round(result.opsPerSec)} ops/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, ${result.errors} errors`,
     );
@@ -130,6 +139,7 @@ async function main(): Promise<void> {
 function report(
   profile: Profile,
   modules: Map<string, (line: number) => string>,
+  sources: Map<string, string[]>,
   ops: number,
   runtimeCpuPercent: number,
   phaseSeconds: number,
@@ -140,7 +150,11 @@ function report(
   const label = (node: ProfileNode) => {
     const frame = node.callFrame;
     const module = modules.get(frame.scriptId)?.(frame.lineNumber);
-    return { fn: frame.functionName || "(anonymous)", module: module ?? "(native or runtime)" };
+    // An arrow function has no name: its line says which one it is.
+    return {
+      fn: frame.functionName || `anonymous at line ${frame.lineNumber + 1}`,
+      module: module ?? "(native or runtime)",
+    };
   };
   const selfByFunction = new Map<string, number>();
   const inclusiveByModule = new Map<string, number>();
@@ -153,7 +167,8 @@ function report(
     const node = byId.get(id);
     if (!node) return;
     const { fn, module } = label(node);
-    if (fn.startsWith("(")) {
+    // V8's own nodes: (program), (idle), (garbage collector), (root).
+    if (node.callFrame.functionName.startsWith("(")) {
       special.set(fn, (special.get(fn) ?? 0) + delta);
       return;
     }
@@ -187,6 +202,33 @@ function report(
   table("module, self", sorted(selfByModule).slice(0, top));
   table("module, inclusive (callees counted)", sorted(inclusiveByModule).slice(0, top));
   table("function, self", sorted(selfByFunction).slice(0, top));
+  table("source line, self", sorted(selfByLine(profile, modules, sources)).slice(0, top));
+}
+
+/** Each node's own time, shared out over the lines its samples fell on. */
+function selfByLine(
+  profile: Profile,
+  modules: Map<string, (line: number) => string>,
+  sources: Map<string, string[]>,
+): Map<string, number> {
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => {
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const byLine = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const lines = sources.get(node.callFrame.scriptId);
+    const ticks = node.positionTicks ?? [];
+    const total = ticks.reduce((sum, t) => sum + t.ticks, 0);
+    if (!lines || total === 0) continue;
+    for (const { line, ticks: count } of ticks) {
+      const text = (lines[line - 1] ?? "").trim().slice(0, 70).replaceAll("|", "\\|");
+      const module = modules.get(node.callFrame.scriptId)?.(line - 1) ?? "?";
+      const key = `${module}:${line} \`${text}\``;
+      byLine.set(key, (byLine.get(key) ?? 0) + ((selfUs.get(node.id) ?? 0) * count) / total);
+    }
+  }
+  return byLine;
 }
 
 await main();
