@@ -36,7 +36,8 @@ export class AcceptorClient {
     rpc: (stub: AcceptorRpc) => Promise<T | Unavailable>,
     timeoutMs = this.config.rpcTimeoutMs,
   ): Promise<T> {
-    const reply = await withTimeout(rpc(this.peers.peer(name)), timeoutMs);
+    const handle = this.peers.peer(name);
+    const reply = await withTimeout(rpc(handle), timeoutMs, () => this.peers.unanswered?.(handle, timeoutMs));
     if (isUnavailable(reply)) throw new Error(reply.unavailable);
     return reply;
   }

@@ -7,4 +7,6 @@ import type { AcceptorRpc } from "./acceptor-rpc";
 export interface Peers {
   /** The acceptor named `name`. A fresh handle per call: a stub belongs to the request that made it. */
   peer(name: string): AcceptorRpc;
+  /** A call made through `handle` got no answer in `ms`: the caller gave up on it (for the logs). */
+  unanswered?(handle: AcceptorRpc, ms: number): void;
 }

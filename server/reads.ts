@@ -33,6 +33,14 @@ import type { AcceptorRpc, AcceptorStatus, Unavailable } from "./acceptor-rpc";
 import { BarrierRounds } from "./barrier-rounds";
 import type { Lifetime } from "./lifetime";
 
+/**
+ * Where the caller is, if the platform says; asked only when needed, since
+ * reading a Worker request's `cf` parses it (worker/origin.ts).
+ */
+export type Origin = () => Coordinates | undefined;
+
+const noOrigin: Origin = () => undefined;
+
 /** Has a proposer choose every slot through `through`; false if that did not happen in time. */
 export type SyncThrough = (through: Slot, life: Lifetime) => Promise<boolean>;
 
@@ -78,7 +86,7 @@ export class Reader {
     request: ReadRequest,
     stale: boolean,
     ctx: Lifetime,
-    origin?: Coordinates,
+    origin: Origin = noOrigin,
   ): Promise<Answered<ReadReply>> {
     const rpcTimeoutMs = request.timeoutMs + catchUpMs + this.acceptors.config.rpcTimeoutMs;
     const call: ReplicaCall<ReadReply> = (name, minSlot) =>
@@ -99,7 +107,7 @@ export class Reader {
     request: WaitRequest,
     stale: boolean,
     ctx: Lifetime,
-    origin?: Coordinates,
+    origin: Origin = noOrigin,
   ): Promise<Answered<WaitReply>> {
     const rpcTimeoutMs = request.timeoutMs + catchUpMs + this.acceptors.config.rpcTimeoutMs;
     const call: ReplicaCall<WaitReply> = (name, minSlot) =>
@@ -181,11 +189,8 @@ export class Reader {
   }
 
   /** A stale read: the nearest replica that answers. */
-  private async anyReplica<R>(
-    origin: Coordinates | undefined,
-    call: (name: string) => Promise<R>,
-  ): Promise<R> {
-    for (const name of this.nearestFirst(origin)) {
+  private async anyReplica<R>(origin: Origin, call: (name: string) => Promise<R>): Promise<R> {
+    for (const name of this.nearestFirstFrom(origin)) {
       try {
         const started = Date.now();
         const reply = await call(name);
@@ -199,8 +204,13 @@ export class Reader {
   }
 
   /** The replica a linearizable read tries first, with the status round. */
-  private preferredFor(origin: Coordinates | undefined): string {
-    return this.preferred ?? (this.nearestFirst(origin)[0] as string);
+  private preferredFor(origin: Origin): string {
+    return this.preferred ?? (this.nearestFirstFrom(origin)[0] as string);
+  }
+
+  /** nearestFirst, asking where the caller is only when the round trips do not already say. */
+  private nearestFirstFrom(origin: Origin): string[] {
+    return this.nearestFirst(this.measuredAll ? undefined : origin());
   }
 
   /** An RPC whose round trip time is remembered, to find the nearest replicas. */

@@ -12,11 +12,10 @@ import { readTimeoutMsDefault, valueBytesMax, waitTimeoutMsDefault } from "../co
 import type { Mutation, MutationOutcome } from "../core/mutation";
 import { validatePath } from "../core/path";
 import type { ReadQuery, ReadResult } from "../core/reads";
-import type { Coordinates } from "../core/regions";
 import type { StoreEvent, WalkFile } from "../core/store";
 import { decodeValue, encodeValue } from "../core/value-encoding";
 import type { Lifetime } from "./lifetime";
-import type { Reader } from "./reads";
+import type { Origin, Reader } from "./reads";
 import type { KeepaliveAnswer } from "./session-keeping";
 
 type Raw = string | number | boolean | null | undefined;
@@ -57,7 +56,7 @@ export interface VerbArgs {
   checks?: unknown;
   ops?: unknown;
   /** Reads: where the caller is, when the platform says, so that a read starts at the replica nearest to it. */
-  origin?: Coordinates;
+  origin?: Origin;
   /** Writes: the location hint of the region the write came from, which the leader weighs (core/leader-placement.ts). */
   region?: string;
 }

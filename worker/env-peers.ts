@@ -1,6 +1,11 @@
 // The Worker's acceptors: Durable Object stubs from the ACCEPTOR binding. Every
 // Paxos message carries the fingerprint of the membership this Worker counts
 // (core/membership.ts), and an acceptor that does not answer is logged.
+//
+// "Does not answer" is the caller's deadline (server/acceptor-client.ts), which
+// is longer than the RPC timeout for a read or a WAIT that may block: the
+// caller's one timer says when, through `unanswered`, so that a call costs one
+// timer, not two.
 
 import { acceptorStub } from "../acceptors/acceptor-peers";
 import type { ClusterConfig } from "../core/cluster-config";
@@ -28,7 +33,12 @@ export class EnvPeers implements Peers {
     // The stub's generated RPC types turn union results into unions of promises; AcceptorObject
     // implements AcceptorRpc, so this view of it is exact.
     const stub = acceptorStub(this.env.ACCEPTOR, this.config, name) as unknown as AcceptorRpc;
-    return observed(stampMembership(stub, this.fingerprint), name, this.config.rpcTimeoutMs);
+    return observed(stampMembership(stub, this.fingerprint), name);
+  }
+
+  unanswered(handle: AcceptorRpc, ms: number): void {
+    const seen = calls.get(handle);
+    if (seen) report(seen.acceptor, seen.call ?? "?", `no answer in ${ms} ms`);
   }
 
   /** Hands a request (a WebSocket upgrade) to an acceptor's fetch handler. */
@@ -37,42 +47,48 @@ export class EnvPeers implements Peers {
   }
 }
 
+/** Each observed handle's acceptor, and the call last made through it. */
+const calls = new WeakMap<AcceptorRpc, { acceptor: string; call?: string }>();
+
+function report(acceptor: string, call: string, reason: string): void {
+  logThrottled(`unreachable:${acceptor}`, unreachableLogEveryMs, "warn", "acceptor-unreachable", {
+    acceptor,
+    call,
+    reason,
+  });
+}
+
 /**
  * A view of an acceptor handle that logs, as `acceptor-unreachable`, a call
- * not answered within the RPC timeout, one that failed, and one answered
- * `unavailable` (the fault switch, or a membership refusal). The answer itself
- * is passed on unchanged.
+ * that failed and one answered `unavailable` (the fault switch, or a
+ * membership refusal); EnvPeers.unanswered logs one not answered in time. The
+ * answer itself is passed on unchanged.
  */
-function observed(target: AcceptorRpc, acceptor: string, timeoutMs: number): AcceptorRpc {
-  const report = (call: string, reason: string) =>
-    logThrottled(`unreachable:${acceptor}`, unreachableLogEveryMs, "warn", "acceptor-unreachable", {
-      acceptor,
-      call,
-      reason,
-    });
-  return new Proxy(target, {
+function observed(target: AcceptorRpc, acceptor: string): AcceptorRpc {
+  const seen: { acceptor: string; call?: string } = { acceptor };
+  const handle = new Proxy(target, {
     get(object, property) {
       // A member call on the target itself: an RPC stub's methods are remote calls, even `.apply`.
       const methods = object as unknown as Record<string | symbol, unknown>;
       if (typeof property !== "string" || property === "then") return methods[property];
       return (...args: unknown[]) => {
+        seen.call = property;
         const result = (methods as Record<string, (...a: unknown[]) => unknown>)[property]?.(...args);
         if (typeof (result as { then?: unknown } | null)?.then !== "function") return result;
-        const timer = setTimeout(() => report(property, `no answer in ${timeoutMs} ms`), timeoutMs);
         return Promise.resolve(result).then(
           (answer: unknown) => {
-            clearTimeout(timer);
             if (typeof answer === "object" && answer !== null && "unavailable" in answer)
-              report(property, String((answer as { unavailable: unknown }).unavailable));
+              report(acceptor, property, String((answer as { unavailable: unknown }).unavailable));
             return answer;
           },
           (error: unknown) => {
-            clearTimeout(timer);
-            report(property, error instanceof Error ? error.message : String(error));
+            report(acceptor, property, error instanceof Error ? error.message : String(error));
             throw error;
           },
         );
       };
     },
   });
+  calls.set(handle, seen);
+  return handle;
 }

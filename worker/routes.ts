@@ -268,7 +268,7 @@ function queryArgs(request: IRequest): VerbArgs {
     encoding: get("encoding"),
     session: get("session"),
     ttl: get("ttl"),
-    origin: originOf(request),
+    origin: () => originOf(request),
   };
 }
 

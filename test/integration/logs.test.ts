@@ -94,6 +94,46 @@ describe("the request log", () => {
 });
 
 describe("notable events", () => {
+  /** Waits up to `ms` for a logged line that `match` accepts. */
+  async function logLine(match: (line: Record<string, unknown>) => boolean, ms: number) {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      const line = lines().find(match);
+      if (line) return line;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return undefined;
+  }
+
+  it("does not call an acceptor unreachable because a WAIT blocked longer than the RPC timeout", async () => {
+    const { rev } = (await (await call("/v1/rev")).json()) as { rev: number };
+    // 1,200 ms: past DOOZER_RPC_TIMEOUT_MS (500 ms in this project), within the wait's own deadline.
+    const response = await call(
+      `/v1/wait?glob=${encodeURIComponent(freshPath("quiet"))}&rev=${rev + 1}&timeout=1200`,
+    );
+    expect(response.status).toBe(204);
+    expect(lines().filter((l) => l.event === "acceptor-unreachable")).toEqual([]);
+  });
+
+  it("logs a call that got no answer by its deadline, naming the call", async () => {
+    try {
+      await setFault("acceptor-4", "slow", { delayMs: 2_000 });
+      // A linearizable read asks every acceptor for its status; a majority answers it in time.
+      const path = freshPath("slow-status");
+      expect((await call(`/v1/files${path}?rev=0`, { method: "PUT", body: "x" })).status).toBe(200);
+      expect((await call(`/v1/files${path}`)).status).toBe(200);
+      const line = await logLine(
+        (l) => l.event === "acceptor-unreachable" && l.acceptor === "acceptor-4",
+        3_000,
+      );
+      expect(line).toMatchObject({ level: "warn", reason: "no answer in 500 ms" });
+      expect(typeof line?.call).toBe("string");
+      expect(line?.call).not.toBe("?");
+    } finally {
+      await healAll();
+    }
+  });
+
   it("logs the acceptors that do not answer and the NO_QUORUM they cause", async () => {
     try {
       for (const a of ["acceptor-1", "acceptor-2", "acceptor-3"]) await setFault(a, "down");
