@@ -29,6 +29,9 @@ const opCodes = { set: 1, del: 2 } as const;
 const namesPageSize = 256;
 /** Mutation ids per query when a batch's outcomes are read at once (a Durable Object binds at most 100 values). */
 const outcomesPerQuery = 64;
+/** Rows per INSERT when a batch's outcomes (3 values each) and events (4) are written at its end: ≤ 100 values. */
+const outcomeRowsPerInsert = 33;
+const eventRowsPerInsert = 25;
 /** Rows of the queue of versions written read ahead per query, for forgetBefore. */
 const writtenPageSize = 64;
 /** Paths whose newest version (or whose having none) is kept in memory; each costs about a row's bytes. */
@@ -512,6 +515,15 @@ export class SqliteStoreBackend implements StoreBackend {
    */
   private batch: { ids: Set<string>; rows: Map<string, { seq: number; outcome: string }> } | undefined;
   private batchTrimmedSeq = 0;
+  /**
+   * What a batch adds to the outcomes and the events, and how far it moved
+   * their windows: written when it ends (or before either table is read), in
+   * one statement per table and chunk, because a statement costs more than the
+   * row it writes (docs/BENCHMARKS.md, "a profile of the isolate").
+   */
+  private deferred: DeferredRows | undefined;
+  /** The newest outcome's seq (undefined until read): a batch numbers its rows itself. */
+  private outcomesLastSeq: number | undefined;
 
   constructor(
     private readonly sql: SqlExec,
@@ -593,6 +605,12 @@ export class SqliteStoreBackend implements StoreBackend {
 
   pushEvent(event: StoredEvent): void {
     if (this.eventsFloorRev !== undefined) this.eventsFloorRev = Math.min(this.eventsFloorRev, event.rev);
+    if (this.deferred) {
+      // The floor is of the table and the deferred rows together: read the table's before this row joins them.
+      this.eventsFloorRev = Math.min(this.eventsFloorRev ?? this.minimum("rev", "store_events"), event.rev);
+      this.deferred.events.push(event);
+      return;
+    }
     this.sql.exec(
       `INSERT INTO store_events (rev, path, op, session) VALUES (?, ?, ?, ?)`,
       event.rev,
@@ -603,6 +621,7 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   eventsFrom(fromRev: number): StoredEvent[] {
+    this.writeDeferred();
     const rows = this.sql
       .exec(`SELECT rev, path, op, session FROM store_events WHERE rev >= ? ORDER BY rev`, fromRev)
       .toArray();
@@ -621,11 +640,13 @@ export class SqliteStoreBackend implements StoreBackend {
   forgetEventsBefore(oldest: number): void {
     this.eventsFloorRev ??= this.minimum("rev", "store_events");
     if (oldest <= this.eventsFloorRev) return;
-    this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, oldest);
+    if (this.deferred) this.deferred.eventsBefore = oldest;
+    else this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, oldest);
     this.eventsFloorRev = oldest;
   }
 
   eventCount(): number {
+    this.writeDeferred();
     return this.count("store_events");
   }
 
@@ -645,10 +666,44 @@ export class SqliteStoreBackend implements StoreBackend {
     }
     this.batch = { ids: new Set(unique), rows };
     this.batchTrimmedSeq = 0;
+    this.deferred = { outcomes: [], events: [], outcomesThrough: undefined, eventsBefore: undefined };
   }
 
-  endBatch(): void {
+  endBatch(completed: boolean): void {
+    // A batch that failed part way leaves its rows unwritten: the transaction is rolled back and the object ends.
+    if (completed) this.writeDeferred();
+    this.deferred = undefined;
     this.batch = undefined;
+  }
+
+  /** Writes what the batch so far deferred: each window's trim, then the rows still inside it. */
+  private writeDeferred(): void {
+    const deferred = this.deferred;
+    if (!deferred) return;
+    const { outcomesThrough, eventsBefore } = deferred;
+    // Trims first: an id forgotten in the batch may have been remembered again in it.
+    if (outcomesThrough !== undefined)
+      this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, outcomesThrough);
+    if (eventsBefore !== undefined) this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, eventsBefore);
+    const outcomes = deferred.outcomes.filter(
+      (o) => outcomesThrough === undefined || o.seq > outcomesThrough,
+    );
+    for (let i = 0; i < outcomes.length; i += outcomeRowsPerInsert) {
+      const chunk = outcomes.slice(i, i + outcomeRowsPerInsert);
+      this.sql.exec(
+        `INSERT INTO store_outcomes (seq, id, outcome) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((o) => [o.seq, o.id, o.json]),
+      );
+    }
+    const events = deferred.events.filter((e) => eventsBefore === undefined || e.rev >= eventsBefore);
+    for (let i = 0; i < events.length; i += eventRowsPerInsert) {
+      const chunk = events.slice(i, i + eventRowsPerInsert);
+      this.sql.exec(
+        `INSERT INTO store_events (rev, path, op, session) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((e) => [e.rev, e.path, opCodes[e.op], e.session ?? null]),
+      );
+    }
+    this.deferred = { outcomes: [], events: [], outcomesThrough: undefined, eventsBefore: undefined };
   }
 
   outcome(id: string): MutationOutcome | undefined {
@@ -657,30 +712,35 @@ export class SqliteStoreBackend implements StoreBackend {
       if (row === undefined || row.seq <= this.batchTrimmedSeq) return undefined;
       return deepFreeze(JSON.parse(row.outcome) as MutationOutcome);
     }
+    this.writeDeferred();
     const row = this.sql.exec(`SELECT outcome FROM store_outcomes WHERE id = ?`, id).toArray()[0];
     return row === undefined ? undefined : deepFreeze(JSON.parse(row.outcome as string) as MutationOutcome);
   }
 
   remember(id: string, outcome: MutationOutcome, idsMax: number): void {
     const json = JSON.stringify(outcome);
-    const row = this.sql
-      .exec(`INSERT INTO store_outcomes (id, outcome) VALUES (?, ?) RETURNING seq`, id, json)
-      .toArray()[0];
-    assert(typeof row?.seq === "number", "sqlite store: an outcome row without its seq");
-    if (this.batch !== undefined) {
+    // The seq SQLite would give the row (one past the largest), so rows written now or at the batch's end are one run.
+    const seq = (this.outcomesLastSeq ?? this.maximum("seq", "store_outcomes")) + 1;
+    if (this.batch !== undefined && this.deferred !== undefined) {
+      this.deferred.outcomes.push({ seq, id, json });
       this.batch.ids.add(id);
-      this.batch.rows.set(id, { seq: row.seq, outcome: json });
+      this.batch.rows.set(id, { seq, outcome: json });
+    } else {
+      this.sql.exec(`INSERT INTO store_outcomes (seq, id, outcome) VALUES (?, ?, ?)`, seq, id, json);
     }
-    this.outcomesFloorSeq = Math.min(this.outcomesFloorSeq ?? this.minimum("seq", "store_outcomes"), row.seq);
+    this.outcomesLastSeq = seq;
+    this.outcomesFloorSeq = Math.min(this.outcomesFloorSeq ?? this.minimum("seq", "store_outcomes"), seq);
     // Rows go in at the back and leave at the front, so their seqs are one run: the oldest beyond idsMax are those below.
-    const through = row.seq - idsMax;
+    const through = seq - idsMax;
     if (through < this.outcomesFloorSeq) return;
-    this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, through);
+    if (this.deferred) this.deferred.outcomesThrough = through;
+    else this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, through);
     this.outcomesFloorSeq = through + 1;
     this.batchTrimmedSeq = Math.max(this.batchTrimmedSeq, through);
   }
 
   outcomeCount(): number {
+    this.writeDeferred();
     return this.count("store_outcomes");
   }
 
@@ -877,6 +937,7 @@ export class SqliteStoreBackend implements StoreBackend {
     this.savedTreeLatestRev = rev;
     this.eventsFloorRev = undefined;
     this.outcomesFloorSeq = undefined;
+    this.outcomesLastSeq = undefined;
     this.setStateValue("applied_slot", slot);
     this.setStateValue("tree_latest_rev", rev);
     this.clearStaged();
@@ -893,6 +954,22 @@ export class SqliteStoreBackend implements StoreBackend {
     const value = this.sql.exec(`SELECT min(${column}) AS m FROM ${table}`).toArray()[0]?.m;
     return typeof value === "number" ? value : Number.POSITIVE_INFINITY;
   }
+
+  /** The greatest value of an integer column, or 0 when the table is empty. */
+  private maximum(column: string, table: string): number {
+    const value = this.sql.exec(`SELECT max(${column}) AS m FROM ${table}`).toArray()[0]?.m;
+    return typeof value === "number" ? value : 0;
+  }
+}
+
+/** A batch's outcome and event rows, and its window trims, until they are written (SqliteStoreBackend.writeDeferred). */
+interface DeferredRows {
+  outcomes: { seq: number; id: string; json: string }[];
+  events: StoredEvent[];
+  /** Outcomes with a seq at or below this one leave the window. */
+  outcomesThrough: number | undefined;
+  /** Events with a rev below this one leave the window. */
+  eventsBefore: number | undefined;
 }
 
 /** Outcomes are shared with every retry, so none may be changed (store.ts freezes its own the same way). */

@@ -75,10 +75,12 @@ export interface StoreBackend extends TransferSource, TransferStaging {
   /**
    * A batch's mutation ids, before it applies: a backend may read their
    * outcomes in one go, answering `outcome` from them (and from what it
-   * remembers meanwhile) until `endBatch`.
+   * remembers meanwhile) until `endBatch`, and may defer the writes of the
+   * batch until then; `completed` false: the batch failed part way and its
+   * changes are being thrown away, so nothing deferred need be written.
    */
   startBatch?(ids: readonly string[]): void;
-  endBatch?(): void;
+  endBatch?(completed: boolean): void;
   /** Remembers an outcome, then forgets the oldest ids beyond `idsMax`. */
   remember(id: string, outcome: MutationOutcome, idsMax: number): void;
   outcomeCount(): number;

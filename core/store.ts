@@ -205,6 +205,7 @@ export class Store {
   /** Applies a decided batch in order; one outcome per mutation. */
   apply(mutations: readonly Mutation[]): MutationOutcome[] {
     if (mutations.length > 1) this.backend.startBatch?.(mutations.map((m) => m.id).filter((id) => id !== ""));
+    let completed = false;
     try {
       const outcomes = mutations.map((mutation) => this.applyOne(mutation));
       this.backend.saveCounters({
@@ -215,9 +216,10 @@ export class Store {
         leader: this.leaderInForce.leader,
         historyFloor: this.historyFloor,
       });
+      completed = true;
       return outcomes;
     } finally {
-      this.backend.endBatch?.();
+      if (mutations.length > 1) this.backend.endBatch?.(completed);
     }
   }
 
