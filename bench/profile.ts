@@ -38,6 +38,7 @@ interface Profile {
 /** Bounds, so that a mistyped option cannot run for long. */
 const secondsMax = 60;
 const clientsMax = 1_024;
+const warmupSecondsMax = 600;
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +46,8 @@ const { values } = parseArgs({
     workload: { type: "string", default: "write" },
     clients: { type: "string", default: "64" },
     seconds: { type: "string", default: "8" },
+    /** Unmeasured load first, in seconds: long enough to fill the windows (2,000 revs, 100,000 mutation ids) if asked. */
+    warmup: { type: "string", default: "3" },
     top: { type: "string", default: "25" },
     /** Also writes the raw profile there: a .cpuprofile that DevTools opens. */
     save: { type: "string" },
@@ -54,6 +57,7 @@ const system = values.system as SystemKey;
 const workload = values.workload as Workload;
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
+const warmupSeconds = Number(values.warmup);
 const top = Number(values.top);
 if (system !== "doozer-leader" && system !== "doozer-worker" && system !== "single-do") {
   throw new Error(`--system: doozer-leader, doozer-worker or single-do, not ${system}`);
@@ -61,6 +65,8 @@ if (system !== "doozer-leader" && system !== "doozer-worker" && system !== "sing
 if (!["write", "read", "stale"].includes(workload)) throw new Error(`--workload: write, read or stale`);
 if (!(clients >= 1 && clients <= clientsMax)) throw new Error(`--clients: 1 to ${clientsMax}`);
 if (!(seconds > 0 && seconds <= secondsMax)) throw new Error(`--seconds: up to ${secondsMax}`);
+if (!(warmupSeconds >= 0 && warmupSeconds <= warmupSecondsMax))
+  throw new Error(`--warmup: 0 to ${warmupSecondsMax}`);
 
 /** Which module each line of a bundled script belongs to: esbuild marks where each begins. */
 function moduleLines(source: string): (line: number) => string {
@@ -86,7 +92,12 @@ async function main(): Promise<void> {
     for (const call of running.seedCalls) await send(agent, new URL(running.url), call, 10_000);
     agent.destroy();
     // Unmeasured load first: the acceptors wake, the leader takes its ballot, the code is optimised.
-    await runPhase({ url: running.url, clients, durationMs: 3_000, makeCall: running.calls[workload] });
+    await runPhase({
+      url: running.url,
+      clients,
+      durationMs: warmupSeconds * 1000,
+      makeCall: running.calls[workload],
+    });
 
     const pokeAgent = new Agent({ keepAlive: true, maxSockets: 1 });
     const poke = () => send(pokeAgent, new URL(running.url), { method: "GET", path: "/v1/rev" }, 5_000);
