@@ -9,6 +9,7 @@ import { type BackoffOptions, backoffDelay, defaultBackoff, sleep } from "./back
 import { isRetryable, NoSessionError } from "./errors";
 import { type FetchLike, HttpTransport } from "./http-transport";
 import { type Config, config, electLeader, type Leadership, type Lock, lock } from "./recipes";
+import { freshRequestId } from "./request-id";
 import { BindingTransport } from "./rpc-transport";
 import { type LossRelay, Session, type SessionOptions } from "./session";
 import {
@@ -225,19 +226,24 @@ export class Client {
     const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
     const session = sessionId(options.session);
     return Number(
-      (await this.call({ verb: "SET", args: { path, rev, value: bytes, session }, requestId: requestId() }))
-        .rev,
+      (
+        await this.call({
+          verb: "SET",
+          args: { path, rev, value: bytes, session },
+          requestId: freshRequestId(),
+        })
+      ).rev,
     );
   }
 
   /** Deletes a file if its rev is still `rev` (-1: in any case); returns the rev the delete consumed. */
   async del(path: string, rev: number): Promise<number> {
-    return Number((await this.call({ verb: "DEL", args: { path, rev }, requestId: requestId() })).rev);
+    return Number((await this.call({ verb: "DEL", args: { path, rev }, requestId: freshRequestId() })).rev);
   }
 
   /** Decides a no-op: returns the store rev it took, a point every earlier write is before. */
   async nop(): Promise<number> {
-    return Number((await this.call({ verb: "NOP", args: {}, requestId: requestId() })).rev);
+    return Number((await this.call({ verb: "NOP", args: {}, requestId: freshRequestId() })).rev);
   }
 
   /** A file: its length and rev; a directory: its entry count and rev -2; missing: 0 and 0. */
@@ -349,7 +355,7 @@ export class Client {
         session: sessionId(op.session),
       };
     });
-    const answer = await this.call({ verb: "TXN", args: { checks, ops }, requestId: requestId() });
+    const answer = await this.call({ verb: "TXN", args: { checks, ops }, requestId: freshRequestId() });
     const results = (answer.results ?? []) as { path: string; rev: number }[];
     return { rev: Number(answer.rev), results: results.map((r) => ({ path: r.path, rev: Number(r.rev) })) };
   }
@@ -360,7 +366,7 @@ export class Client {
    */
   async session(options: SessionOptions = {}): Promise<Session> {
     const relay: LossRelay = {};
-    const id = requestId();
+    const id = freshRequestId();
     const sink = {
       lost: (error: Error) => {
         if (relay.target) relay.target(error);
@@ -485,9 +491,4 @@ function readArgs(options: ReadOptions): CallArgs {
 
 function sessionId(session: Session | string | undefined): string | undefined {
   return typeof session === "object" ? session.id : session;
-}
-
-/** A fresh id for one write: every retry of that write carries it. */
-function requestId(): string {
-  return crypto.randomUUID();
 }

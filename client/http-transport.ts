@@ -16,6 +16,7 @@ import {
   OtherError,
 } from "./errors";
 import { Lease, type SessionSink } from "./lease";
+import { freshRequestId } from "./request-id";
 import {
   type Answer,
   type Call,
@@ -119,7 +120,7 @@ export class HttpTransport implements Transport {
   async openSession(ttlMs: number | undefined, sink: SessionSink, requestId: string): Promise<HeldSession> {
     const openedAtMs = Date.now();
     const answer = await this.call({ verb: "SESSION", args: { ttl: ttlMs }, requestId });
-    const endId = crypto.randomUUID();
+    const endId = freshRequestId();
     const id = String(answer.session);
     let timer: ReturnType<typeof setTimeout> | undefined;
     /** Keepalives of the schedule still unanswered: aborted when the lease is over. */

@@ -21,6 +21,7 @@ import { bytesToBase64 } from "../core/value-encoding";
 import { type BackoffOptions, backoffDelay, defaultBackoff } from "./backoff";
 import { ConnectionError, DoozerError, errorFromAnswer, isRetryable, NoSessionError } from "./errors";
 import { Lease, type SessionSink } from "./lease";
+import { freshRequestId } from "./request-id";
 import {
   type Answer,
   type Call,
@@ -148,7 +149,7 @@ export class WebSocketTransport implements Transport {
       },
     });
     const held = lease as Lease;
-    const endId = crypto.randomUUID();
+    const endId = freshRequestId();
     return {
       id: held.id,
       ttlMs: held.ttlMs,

@@ -10,6 +10,7 @@ import type { Verb } from "../core/frames";
 import { compileGlob } from "../core/glob";
 import { readTimeoutMsDefault, valueBytesMax, waitTimeoutMsDefault } from "../core/limits";
 import type { Mutation, MutationOutcome } from "../core/mutation";
+import { orderedId, orderedIdRandomBytes } from "../core/ordered-id";
 import { validatePath } from "../core/path";
 import type { ReadQuery, ReadResult } from "../core/reads";
 import type { StoreEvent, WalkFile } from "../core/store";
@@ -369,12 +370,17 @@ function newSessionId(): string {
 
 const mutationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** A new mutation id: time-ordered, so that it goes in at the end of every acceptor's dedup index (core/ordered-id.ts). */
+export function freshMutationId(): string {
+  return orderedId(Date.now(), crypto.getRandomValues(new Uint8Array(orderedIdRandomBytes)));
+}
+
 /**
  * A mutation's id: the client's, when it sends one, so that a retry of a write
  * whose answer was lost applies once; otherwise a fresh one.
  */
 export function mutationId(given: unknown): string {
-  if (given === undefined || given === null) return crypto.randomUUID();
+  if (given === undefined || given === null) return freshMutationId();
   if (typeof given !== "string" || !mutationIdPattern.test(given)) {
     throw new CodedError("BAD_REQUEST", "a request id must be 1 to 128 of A-Z a-z 0-9 . _ : -");
   }

@@ -111,7 +111,7 @@ describe("sessions over HTTP", () => {
       "DELETE /v1/sessions/abc",
     ]);
     // Opening and ending are writes: each carries a request id for its retries.
-    for (const s of seen) expect(s.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    for (const s of seen) expect(s.requestId).toMatch(/^[0-9a-z]{9}-[0-9a-f]{24}$/);
     expect(session.signal.aborted).toBe(true);
     client.close();
   });
@@ -302,7 +302,7 @@ describe("transactions over HTTP", () => {
       checks: [{ path: "/c", rev: 0 }],
       ops: [{ op: "set", path: "/a", rev: 0, value: "v" }],
     });
-    expect(seen[0]?.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen[0]?.requestId).toMatch(/^[0-9a-z]{9}-[0-9a-f]{24}$/);
   });
 
   it("throws the failing op's error, and retries a NO_QUORUM with the same request id", async () => {
