@@ -27,11 +27,12 @@ const kindCodes = { none: 0, file: 1, dir: 2 } as const;
 const opCodes = { set: 1, del: 2 } as const;
 /** Names read per query while listing a directory, so that a large one is never loaded whole. */
 const namesPageSize = 256;
-/** Mutation ids per query when a batch's outcomes are read at once (a Durable Object binds at most 100 values). */
+/** Values one statement may bind: a Durable Object's limit. */
+const boundValuesMax = 100;
+/** Mutation ids per query when a batch's outcomes are read at once. */
 const outcomesPerQuery = 64;
-/** Rows per INSERT when a batch's outcomes (3 values each) and events (4) are written at its end: ≤ 100 values. */
-const outcomeRowsPerInsert = 33;
-const eventRowsPerInsert = 25;
+const outcomeColumns = ["seq", "id", "outcome"] as const;
+const eventColumns = ["rev", "path", "op", "session"] as const;
 /** Rows of the queue of versions written read ahead per query, for forgetBefore. */
 const writtenPageSize = 64;
 /** Paths whose newest version (or whose having none) is kept in memory; each costs about a row's bytes. */
@@ -513,15 +514,10 @@ export class SqliteStoreBackend implements StoreBackend {
    * query per chunk, and those remembered since, by id; none below
    * `batchTrimmedSeq` is still stored.
    */
-  private batch: { ids: Set<string>; rows: Map<string, { seq: number; outcome: string }> } | undefined;
+  private batch:
+    | { ids: Set<string>; rows: Map<string, { seq: number; outcome: string }>; deferred: DeferredRows }
+    | undefined;
   private batchTrimmedSeq = 0;
-  /**
-   * What a batch adds to the outcomes and the events, and how far it moved
-   * their windows: written when it ends (or before either table is read), in
-   * one statement per table and chunk, because a statement costs more than the
-   * row it writes (docs/BENCHMARKS.md, "a profile of the isolate").
-   */
-  private deferred: DeferredRows | undefined;
   /** The newest outcome's seq (undefined until read): a batch numbers its rows itself. */
   private outcomesLastSeq: number | undefined;
 
@@ -604,20 +600,15 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 
   pushEvent(event: StoredEvent): void {
-    if (this.eventsFloorRev !== undefined) this.eventsFloorRev = Math.min(this.eventsFloorRev, event.rev);
-    if (this.deferred) {
+    const deferred = this.batch?.deferred;
+    if (deferred) {
       // The floor is of the table and the deferred rows together: read the table's before this row joins them.
       this.eventsFloorRev = Math.min(this.eventsFloorRev ?? this.minimum("rev", "store_events"), event.rev);
-      this.deferred.events.push(event);
+      deferred.events.push(event);
       return;
     }
-    this.sql.exec(
-      `INSERT INTO store_events (rev, path, op, session) VALUES (?, ?, ?, ?)`,
-      event.rev,
-      event.path,
-      opCodes[event.op],
-      event.session ?? null,
-    );
+    if (this.eventsFloorRev !== undefined) this.eventsFloorRev = Math.min(this.eventsFloorRev, event.rev);
+    this.insertRows("store_events", eventColumns, [eventRow(event)]);
   }
 
   eventsFrom(fromRev: number): StoredEvent[] {
@@ -640,7 +631,8 @@ export class SqliteStoreBackend implements StoreBackend {
   forgetEventsBefore(oldest: number): void {
     this.eventsFloorRev ??= this.minimum("rev", "store_events");
     if (oldest <= this.eventsFloorRev) return;
-    if (this.deferred) this.deferred.eventsBefore = oldest;
+    const deferred = this.batch?.deferred;
+    if (deferred) deferred.eventsBefore = oldest;
     else this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, oldest);
     this.eventsFloorRev = oldest;
   }
@@ -664,46 +656,49 @@ export class SqliteStoreBackend implements StoreBackend {
       for (const row of found)
         rows.set(row.id as string, { seq: row.seq as number, outcome: row.outcome as string });
     }
-    this.batch = { ids: new Set(unique), rows };
+    this.batch = { ids: new Set(unique), rows, deferred: noDeferredRows() };
     this.batchTrimmedSeq = 0;
-    this.deferred = { outcomes: [], events: [], outcomesThrough: undefined, eventsBefore: undefined };
   }
 
   endBatch(completed: boolean): void {
     // A batch that failed part way leaves its rows unwritten: the transaction is rolled back and the object ends.
     if (completed) this.writeDeferred();
-    this.deferred = undefined;
     this.batch = undefined;
   }
 
   /** Writes what the batch so far deferred: each window's trim, then the rows still inside it. */
   private writeDeferred(): void {
-    const deferred = this.deferred;
-    if (!deferred) return;
-    const { outcomesThrough, eventsBefore } = deferred;
+    const batch = this.batch;
+    if (!batch) return;
+    const { outcomes, events, outcomesThrough, eventsBefore } = batch.deferred;
+    batch.deferred = noDeferredRows();
     // Trims first: an id forgotten in the batch may have been remembered again in it.
     if (outcomesThrough !== undefined)
       this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, outcomesThrough);
     if (eventsBefore !== undefined) this.sql.exec(`DELETE FROM store_events WHERE rev < ?`, eventsBefore);
-    const outcomes = deferred.outcomes.filter(
-      (o) => outcomesThrough === undefined || o.seq > outcomesThrough,
+    this.insertRows(
+      "store_outcomes",
+      outcomeColumns,
+      outcomes.filter((o) => outcomesThrough === undefined || o.seq > outcomesThrough).map(outcomeRow),
     );
-    for (let i = 0; i < outcomes.length; i += outcomeRowsPerInsert) {
-      const chunk = outcomes.slice(i, i + outcomeRowsPerInsert);
+    this.insertRows(
+      "store_events",
+      eventColumns,
+      events.filter((e) => eventsBefore === undefined || e.rev >= eventsBefore).map(eventRow),
+    );
+  }
+
+  /** Inserts `rows` (values in the order of `columns`), as many to a statement as it may bind. */
+  private insertRows(table: string, columns: readonly string[], rows: readonly SqlValue[][]): void {
+    const perStatement = Math.floor(boundValuesMax / columns.length);
+    const tuple = `(${columns.map(() => "?").join(", ")})`;
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const chunk = rows.slice(i, i + perStatement);
       this.sql.exec(
-        `INSERT INTO store_outcomes (seq, id, outcome) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}`,
-        ...chunk.flatMap((o) => [o.seq, o.id, o.json]),
+        `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${chunk.map(() => tuple).join(", ")}`,
+        ...chunk.flat(),
       );
     }
-    const events = deferred.events.filter((e) => eventsBefore === undefined || e.rev >= eventsBefore);
-    for (let i = 0; i < events.length; i += eventRowsPerInsert) {
-      const chunk = events.slice(i, i + eventRowsPerInsert);
-      this.sql.exec(
-        `INSERT INTO store_events (rev, path, op, session) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
-        ...chunk.flatMap((e) => [e.rev, e.path, opCodes[e.op], e.session ?? null]),
-      );
-    }
-    this.deferred = { outcomes: [], events: [], outcomesThrough: undefined, eventsBefore: undefined };
   }
 
   outcome(id: string): MutationOutcome | undefined {
@@ -721,19 +716,19 @@ export class SqliteStoreBackend implements StoreBackend {
     const json = JSON.stringify(outcome);
     // The seq SQLite would give the row (one past the largest), so rows written now or at the batch's end are one run.
     const seq = (this.outcomesLastSeq ?? this.maximum("seq", "store_outcomes")) + 1;
-    if (this.batch !== undefined && this.deferred !== undefined) {
-      this.deferred.outcomes.push({ seq, id, json });
+    if (this.batch !== undefined) {
+      this.batch.deferred.outcomes.push({ seq, id, json });
       this.batch.ids.add(id);
       this.batch.rows.set(id, { seq, outcome: json });
     } else {
-      this.sql.exec(`INSERT INTO store_outcomes (seq, id, outcome) VALUES (?, ?, ?)`, seq, id, json);
+      this.insertRows("store_outcomes", outcomeColumns, [outcomeRow({ seq, id, json })]);
     }
     this.outcomesLastSeq = seq;
     this.outcomesFloorSeq = Math.min(this.outcomesFloorSeq ?? this.minimum("seq", "store_outcomes"), seq);
     // Rows go in at the back and leave at the front, so their seqs are one run: the oldest beyond idsMax are those below.
     const through = seq - idsMax;
     if (through < this.outcomesFloorSeq) return;
-    if (this.deferred) this.deferred.outcomesThrough = through;
+    if (this.batch !== undefined) this.batch.deferred.outcomesThrough = through;
     else this.sql.exec(`DELETE FROM store_outcomes WHERE seq <= ?`, through);
     this.outcomesFloorSeq = through + 1;
     this.batchTrimmedSeq = Math.max(this.batchTrimmedSeq, through);
@@ -962,7 +957,12 @@ export class SqliteStoreBackend implements StoreBackend {
   }
 }
 
-/** A batch's outcome and event rows, and its window trims, until they are written (SqliteStoreBackend.writeDeferred). */
+/**
+ * What a batch adds to the outcomes and the events, and how far it moved their
+ * windows: written when it ends (or before either table is read), in one
+ * statement per table and chunk, because a statement costs more than the row
+ * it writes (docs/BENCHMARKS.md, "a profile of the isolate").
+ */
 interface DeferredRows {
   outcomes: { seq: number; id: string; json: string }[];
   events: StoredEvent[];
@@ -979,4 +979,16 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+function noDeferredRows(): DeferredRows {
+  return { outcomes: [], events: [], outcomesThrough: undefined, eventsBefore: undefined };
+}
+
+function outcomeRow(o: { seq: number; id: string; json: string }): SqlValue[] {
+  return [o.seq, o.id, o.json];
+}
+
+function eventRow(e: StoredEvent): SqlValue[] {
+  return [e.rev, e.path, opCodes[e.op], e.session ?? null];
 }

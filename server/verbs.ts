@@ -371,7 +371,7 @@ function newSessionId(): string {
 const mutationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** A new mutation id: time-ordered, so that it goes in at the end of every acceptor's dedup index (core/ordered-id.ts). */
-export function freshMutationId(): string {
+function freshMutationId(): string {
   return orderedId(Date.now(), crypto.getRandomValues(new Uint8Array(orderedIdRandomBytes)));
 }
 
