@@ -7,7 +7,7 @@ import type { AcceptorReply, ProposerMessage } from "../core/paxos/messages";
 import { quorumOf } from "../core/quorum";
 import type { AcceptorRpc, Unavailable } from "./acceptor-rpc";
 import type { Peers } from "./peers";
-import { withTimeout } from "./timing";
+import { withSharedTimeout } from "./timing";
 
 export class AcceptorClient {
   readonly names: string[];
@@ -31,28 +31,59 @@ export class AcceptorClient {
   }
 
   /** One RPC; rejects when the acceptor does not answer in time or is unavailable (fault switch). */
-  async call<T>(
+  call<T>(
     name: string,
     rpc: (stub: AcceptorRpc) => Promise<T | Unavailable>,
     timeoutMs = this.config.rpcTimeoutMs,
   ): Promise<T> {
-    const handle = this.peers.peer(name);
-    const reply = await withTimeout(rpc(handle), timeoutMs, () => this.peers.unanswered?.(handle, timeoutMs));
-    if (isUnavailable(reply)) throw new Error(reply.unavailable);
-    return reply;
+    return this.callEach([{ name, rpc }], timeoutMs)[0] as Promise<T>;
   }
 
-  /** Sends one Paxos message and returns the acceptor's answer. */
-  send(name: string, message: ProposerMessage): Promise<AcceptorReply<MutationOutcome>> {
-    switch (message.type) {
-      case "prepare":
-        return this.call(name, (s) => s.prepare(message));
-      case "accept":
-        return this.call(name, (s) => s.accept(message));
-      case "commit":
-        return this.call(name, (s) => s.commit(message));
-    }
+  /** A round of RPCs, each as `call` makes it, on one timer: they share their deadline. */
+  callEach<T>(calls: readonly AcceptorCall<T>[], timeoutMs = this.config.rpcTimeoutMs): Promise<T>[] {
+    const handles = calls.map(({ name }) => this.peers.peer(name));
+    const replies = calls.map(({ rpc }, i) => {
+      try {
+        return rpc(handles[i] as AcceptorRpc);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    });
+    return withSharedTimeout(replies, timeoutMs, (i) =>
+      this.peers.unanswered?.(handles[i] as AcceptorRpc, timeoutMs),
+    ).map((reply) => reply.then(availableOrThrow));
   }
+
+  /** Sends each Paxos message to its acceptor, on one timer, and returns their answers in order. */
+  sendEach(
+    messages: readonly { to: string; message: ProposerMessage }[],
+  ): Promise<AcceptorReply<MutationOutcome>>[] {
+    return this.callEach(messages.map(({ to, message }) => ({ name: to, rpc: paxosCall(message) })));
+  }
+}
+
+/** One call of a round: an acceptor and what to ask it. */
+export interface AcceptorCall<T> {
+  name: string;
+  rpc: (stub: AcceptorRpc) => Promise<T | Unavailable>;
+}
+
+function paxosCall(
+  message: ProposerMessage,
+): (stub: AcceptorRpc) => Promise<AcceptorReply<MutationOutcome> | Unavailable> {
+  switch (message.type) {
+    case "prepare":
+      return (s) => s.prepare(message);
+    case "accept":
+      return (s) => s.accept(message);
+    case "commit":
+      return (s) => s.commit(message);
+  }
+}
+
+function availableOrThrow<T>(reply: T | Unavailable): T {
+  if (isUnavailable(reply)) throw new Error(reply.unavailable);
+  return reply;
 }
 
 export function isUnavailable(reply: unknown): reply is Unavailable {

@@ -101,35 +101,53 @@ export class ProposerDriver {
    * Whoever waits runs the timers, so no timer outlives the requests that need it.
    */
   private async drive(done: Promise<Completion<Mutation, MutationOutcome>>, ctx: Lifetime) {
-    for (;;) {
-      this.send(ctx);
-      this.settle();
-      const next = this.core.nextDeadline() ?? Date.now() + this.config.retryMs;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let wake = () => {};
-      const woken = new Promise<undefined>((resolve) => {
-        wake = () => resolve(undefined);
-        timer = setTimeout(wake, Math.max(1, next - Date.now()));
-        this.wakers.add(wake);
-      });
-      const completion = await Promise.race([done, woken]);
-      clearTimeout(timer);
-      this.wakers.delete(wake);
-      if (completion) {
-        // What the last answer called for (the commit of this very slot, say) leaves with this request.
+    // One timer for as long as the core's next deadline does not move earlier: an answer wakes
+    // the loop often (five a round), and a timer set and cleared each time cost more than the
+    // rest of the turn. Waking early is harmless (the core only ticks); waking late is not.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timerAt = Number.POSITIVE_INFINITY;
+    let wake = () => {};
+    const onTimer = () => {
+      timer = undefined;
+      timerAt = Number.POSITIVE_INFINITY;
+      wake();
+    };
+    try {
+      for (;;) {
         this.send(ctx);
-        this.wakeOne();
-        return completion;
+        this.settle();
+        const next = this.core.nextDeadline() ?? Date.now() + this.config.retryMs;
+        if (next < timerAt) {
+          if (timer !== undefined) clearTimeout(timer);
+          timerAt = next;
+          timer = setTimeout(onTimer, Math.max(1, next - Date.now()));
+        }
+        const woken = new Promise<undefined>((resolve) => {
+          wake = () => resolve(undefined);
+          this.wakers.add(wake);
+        });
+        const completion = await Promise.race([done, woken]);
+        this.wakers.delete(wake);
+        if (completion) {
+          // What the last answer called for (the commit of this very slot, say) leaves with this request.
+          this.send(ctx);
+          this.wakeOne();
+          return completion;
+        }
+        this.core.tick(Date.now());
       }
-      this.core.tick(Date.now());
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
     }
   }
 
   private send(ctx: Lifetime): void {
-    for (const { to, message } of this.core.takeMessages()) {
-      const rpc = this.acceptors.send(to, message).then(
-        (reply) => {
-          this.core.receive(to, reply, Date.now());
+    const messages = this.core.takeMessages();
+    const replies = this.acceptors.sendEach(messages);
+    for (const [i, { to }] of messages.entries()) {
+      const rpc = (replies[i] as (typeof replies)[number]).then(
+        (answer) => {
+          this.core.receive(to, answer, Date.now());
           this.settle();
           this.wakeOne();
         },

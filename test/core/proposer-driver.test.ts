@@ -62,13 +62,25 @@ describe("ProposerDriver", () => {
 
   it("wakes one waiting request per answer: loop turns grow with the writes, not with their square", async () => {
     const { driver, lifetime } = cluster();
-    // Each turn of a waiting request's loop arms one timer; the replicas answer with setImmediate.
-    const timers = vi.spyOn(globalThis, "setTimeout");
+    // Each turn of a waiting request's loop asks the core for its next deadline once.
+    const core = (driver as unknown as { core: { nextDeadline(): number | undefined } }).core;
+    const turns = vi.spyOn(core, "nextDeadline");
     const writes = 300;
     await Promise.all(Array.from({ length: writes }, (_, i) => driver.write(set(i), lifetime)));
     const slots = driver.stats.slotsChosen;
-    // A turn on entry and one on leaving per write, one per answer (5 acceptors × accept and commit a slot), and the
-    // turns of the request each leaving one hands the role to. Waking every waiter made it ~10 × writes a slot.
-    expect(timers.mock.calls.length).toBeLessThan(3 * writes + 10 * slots + 50);
+    // A turn on entry per write, one per answer (5 acceptors × accept and commit a slot), and the turns of the
+    // request each leaving one hands the role to. Waking every waiter made it ~10 × writes a slot.
+    expect(turns.mock.calls.length).toBeLessThan(3 * writes + 10 * slots + 50);
+  });
+
+  it("arms a timer per round of messages and one per waiting request, not one per message and turn", async () => {
+    const { driver, lifetime } = cluster();
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    const writes = 20;
+    // One at a time: each write is its own slot, an accept round and a commit round of five messages each.
+    for (let i = 0; i < writes; i++) await driver.write(set(i), lifetime);
+    expect(driver.stats.slotsChosen).toBe(writes);
+    // Per write: the waiting request's timer and the two rounds' (a timer per message and turn made it ~20).
+    expect(timers.mock.calls.length).toBeLessThanOrEqual(3 * writes + 5);
   });
 });
