@@ -41,17 +41,21 @@ export class AcceptorClient {
 
   /** A round of RPCs, each as `call` makes it, on one timer: they share their deadline. */
   callEach<T>(calls: readonly AcceptorCall<T>[], timeoutMs = this.config.rpcTimeoutMs): Promise<T>[] {
-    const handles = calls.map(({ name }) => this.peers.peer(name));
-    const replies = calls.map(({ rpc }, i) => {
+    const handles: (AcceptorRpc | undefined)[] = [];
+    // Whatever throws (making the handle, or the call) fails that call's promise, never the caller.
+    const replies = calls.map(({ name, rpc }, i) => {
       try {
-        return rpc(handles[i] as AcceptorRpc);
+        const handle = this.peers.peer(name);
+        handles[i] = handle;
+        return rpc(handle);
       } catch (error) {
         return Promise.reject(error);
       }
     });
-    return withSharedTimeout(replies, timeoutMs, (i) =>
-      this.peers.unanswered?.(handles[i] as AcceptorRpc, timeoutMs),
-    ).map((reply) => reply.then(availableOrThrow));
+    return withSharedTimeout(replies, timeoutMs, (i) => {
+      const handle = handles[i];
+      if (handle) this.peers.unanswered?.(handle, timeoutMs);
+    }).map((reply) => reply.then(availableOrThrow));
   }
 
   /** Sends each Paxos message to its acceptor, on one timer, and returns their answers in order. */
