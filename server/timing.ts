@@ -9,7 +9,7 @@ export function sleep(ms: number): Promise<void> {
  * the work itself is not cancelled.
  */
 export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout?: () => void): Promise<T> {
-  return withSharedTimeout([promise], ms, onTimeout && (() => onTimeout()))[0] as Promise<T>;
+  return withSharedTimeout([promise], ms, onTimeout)[0] as Promise<T>;
 }
 
 /**
